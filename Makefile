@@ -1,0 +1,49 @@
+# Two commands set everything up on a fresh machine (Python 3.11+ and make):
+#   make demo   — the whole pipeline against the sandbox, into the embedded SQLite warehouse
+#   make test   — the whole test suite (PostgreSQL tests run when a server answers)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: demo test lint typecheck check ui sandbox bench clean install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/synchub demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check synchub_pipelines synchub_pipelines_tests benchmarks
+	$(BIN)/ruff format --check synchub_pipelines synchub_pipelines_tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+# The Dagster UI on the demo's instance (runs, assets, partitions, checks of `make demo`).
+ui: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+sandbox: $(STAMP)
+	$(BIN)/synchub sandbox serve --port 8788
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/backfill.py
+
+clean:
+	rm -rf $(VENV) data/warehouse.sqlite* data/dagster_home .pytest_cache .mypy_cache .ruff_cache

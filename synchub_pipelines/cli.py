@@ -1,0 +1,190 @@
+"""The `synchub` command: demo, sandbox, connecting accounts, warehouse chores."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from synchub_pipelines import settings
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from synchub_pipelines.demo.run import run_demo
+
+    run_demo(size=args.size, seed=args.seed)
+    return 0
+
+
+def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
+    from synchub_pipelines.sandbox.infra import Faults
+    from synchub_pipelines.sandbox.server import SandboxConfig, serve_forever
+
+    limits = {}
+    for item in args.rate_limit or []:
+        name, _, value = item.partition("=")
+        limits[name] = float(value)
+    config = SandboxConfig(
+        seed=args.seed,
+        size=args.size,
+        faults=Faults(
+            rate_429=args.rate_429,
+            rate_5xx=args.rate_5xx,
+            slow_rate=args.slow_rate,
+            slow_seconds=args.slow_seconds,
+        ),
+        rate_limits=limits,
+    )
+    print(f"sandbox on http://{args.host}:{args.port}/<marketplace> (size {args.size})", flush=True)
+    serve_forever(config, args.host, args.port)
+    return 0
+
+
+def _cmd_sandbox_catalog(args: argparse.Namespace) -> int:
+    import csv
+
+    from synchub_pipelines.sandbox.world import World
+
+    rows = World(seed=args.seed, size=args.size).catalog_rows()
+    with open(args.out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {len(rows)} SKUs to {args.out}")
+    return 0
+
+
+def _cmd_connect(args: argparse.Namespace) -> int:
+    from synchub_pipelines.connect import connect_mercadolivre, mercadolivre_app_from_env
+    from synchub_pipelines.warehouse.credentials import SqlTokenStore
+    from synchub_pipelines.warehouse.engine import engine_for
+    from synchub_pipelines.warehouse.migrate import migrate
+
+    if args.marketplace != "mercadolivre":
+        print(f"connect: {args.marketplace} is not supported yet", file=sys.stderr)
+        return 2
+    app = mercadolivre_app_from_env()
+    if not args.code:
+        url, state = app.authorization_url()
+        print("1. Open this URL as the seller and grant access:\n")
+        print(f"   {url}\n")
+        print(f"2. Check that the redirect's state is {state}, then run:\n")
+        print("   synchub connect mercadolivre --code <the code= value of the redirect>")
+        return 0
+    engine = engine_for(settings.warehouse_url())
+    migrate(engine)
+    store = connect_mercadolivre(
+        app, args.code, engine, SqlTokenStore(engine, settings.secret_key()), tenant=args.tenant
+    )
+    print(f"connected {store.store_id} ({store.name}); the stores sensor adds its partition")
+    return 0
+
+
+def _cmd_stores(args: argparse.Namespace) -> int:
+    from synchub_pipelines.warehouse.engine import engine_for
+    from synchub_pipelines.warehouse.migrate import migrate
+    from synchub_pipelines.warehouse.stores import load_stores
+
+    engine = engine_for(settings.warehouse_url())
+    migrate(engine)
+    for store in load_stores(engine, active_only=False):
+        print(f"{store.store_id}\t{store.name}\t{store.timezone}\t{store.tenant}")
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from synchub_pipelines.warehouse.engine import engine_for, redacted
+    from synchub_pipelines.warehouse.migrate import migrate
+
+    url = settings.warehouse_url()
+    print(f"{redacted(url)} at schema revision {migrate(engine_for(url))}")
+    return 0
+
+
+def _cmd_link(args: argparse.Namespace) -> int:
+    from synchub_pipelines.warehouse.engine import engine_for
+    from synchub_pipelines.warehouse.links import set_manual_link
+
+    set_manual_link(
+        engine_for(settings.warehouse_url()),
+        args.store_id,
+        args.listing_id,
+        args.variation,
+        args.sku,
+    )
+    print(f"{args.store_id} {args.listing_id} {args.variation or '—'} → {args.sku} (manual)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synchub", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline against the sandbox")
+    demo.add_argument("--size", default="demo", choices=["tiny", "demo", "large"])
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(func=_cmd_demo)
+
+    sandbox = commands.add_parser("sandbox", help="the marketplace API simulators")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    serve = sandbox_commands.add_parser("serve", help="serve every simulator on one port")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8788)
+    serve.add_argument("--size", default="demo", choices=["tiny", "demo", "large"])
+    serve.add_argument("--seed", type=int, default=7)
+    serve.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
+    serve.add_argument("--rate-5xx", type=float, default=0.0, help="share answered 5xx")
+    serve.add_argument("--slow-rate", type=float, default=0.0, help="share answered slowly")
+    serve.add_argument("--slow-seconds", type=float, default=0.5)
+    serve.add_argument(
+        "--rate-limit",
+        action="append",
+        metavar="NAME=PER_SECOND",
+        help="override a simulator quota, e.g. mercadolivre=1000",
+    )
+    serve.set_defaults(func=_cmd_sandbox_serve)
+    catalog = sandbox_commands.add_parser("catalog", help="write the sandbox world's catalog CSV")
+    catalog.add_argument("--out", required=True)
+    catalog.add_argument("--size", default="demo", choices=["tiny", "demo", "large"])
+    catalog.add_argument("--seed", type=int, default=7)
+    catalog.set_defaults(func=_cmd_sandbox_catalog)
+
+    connect = commands.add_parser("connect", help="connect a marketplace account (OAuth)")
+    connect.add_argument("marketplace", choices=["mercadolivre"])
+    connect.add_argument("--code", help="the authorization code from the redirect")
+    connect.add_argument("--tenant", default="default")
+    connect.set_defaults(func=_cmd_connect)
+
+    commands.add_parser("stores", help="list connected stores").set_defaults(func=_cmd_stores)
+    commands.add_parser("migrate", help="upgrade the warehouse schema").set_defaults(
+        func=_cmd_migrate
+    )
+
+    link = commands.add_parser("link", help="bind a listing to a SKU by hand (wins over matching)")
+    link.add_argument("store_id")
+    link.add_argument("listing_id")
+    link.add_argument("sku")
+    link.add_argument("--variation", default="", help="variation id, if the listing has them")
+    link.set_defaults(func=_cmd_link)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except Exception as exc:  # one readable line for people; -v shows the traceback
+        if args.verbose:
+            raise
+        print(f"synchub {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""The code location: every asset, check, job, schedule, sensor and resource."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from synchub_pipelines import settings
+from synchub_pipelines.defs.catalog.assets import central_products, central_stock
+from synchub_pipelines.defs.checks import checks
+from synchub_pipelines.defs.listings.assets import listing_links, listings
+from synchub_pipelines.defs.orders.assets import orders
+from synchub_pipelines.defs.resources import (
+    CatalogFileResource,
+    MarketplacesResource,
+    MercadoLivreResource,
+    WarehouseResource,
+)
+from synchub_pipelines.defs.stock.assets import stock_snapshots
+from synchub_pipelines.defs.stores.assets import store_partitions_sensor, stores
+from synchub_pipelines.marketplaces import mercadolivre
+
+DEMO_CATALOG = settings.PROJECT_ROOT / "synchub_pipelines" / "demo" / "catalog.csv"
+
+catalog_job = dg.define_asset_job(
+    "catalog_job",
+    selection=dg.AssetSelection.groups("catalog", "stores"),
+    description="Refresh the central catalog and the store list.",
+)
+listings_job = dg.define_asset_job(
+    "listings_job",
+    selection=dg.AssetSelection.assets(listings, stock_snapshots),
+    description="Listings and a stock snapshot of one store.",
+)
+
+
+def resources() -> dict[str, object]:
+    env = os.environ.get
+    return {
+        "warehouse": WarehouseResource(
+            url=settings.warehouse_url(),
+            secret_key=dg.EnvVar("SYNCHUB_SECRET_KEY") if env("SYNCHUB_SECRET_KEY") else None,
+            buyer_salt=dg.EnvVar("SYNCHUB_BUYER_SALT") if env("SYNCHUB_BUYER_SALT") else "synchub",
+        ),
+        "catalog_file": CatalogFileResource(path=env("SYNCHUB_CATALOG_FILE", str(DEMO_CATALOG))),
+        "marketplaces": MarketplacesResource(
+            mercadolivre=MercadoLivreResource(
+                client_id=dg.EnvVar("SYNCHUB_ML_CLIENT_ID"),
+                client_secret=dg.EnvVar("SYNCHUB_ML_CLIENT_SECRET"),
+                redirect_uri=env(
+                    "SYNCHUB_ML_REDIRECT_URI",
+                    "https://localhost:8787/synchub/callback/mercadolivre",
+                ),
+                api_url=env("SYNCHUB_ML_API_URL", mercadolivre.PRODUCTION_API_URL),
+                auth_url=env("SYNCHUB_ML_AUTH_URL", mercadolivre.PRODUCTION_AUTH_URL),
+                requests_per_second=float(env("SYNCHUB_ML_REQUESTS_PER_SECOND", "50")),
+            )
+        ),
+    }
+
+
+defs = dg.Definitions(
+    assets=[
+        central_products,
+        central_stock,
+        stores,
+        listings,
+        listing_links,
+        orders,
+        stock_snapshots,
+    ],
+    asset_checks=checks,
+    jobs=[catalog_job, listings_job],
+    sensors=[store_partitions_sensor],
+    resources=resources(),
+)

@@ -1,0 +1,25 @@
+"""Partitions: stores are dynamic (connecting an account adds one); orders are date × store."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from synchub_pipelines.models import DEFAULT_TIMEZONE
+
+STORES = "stores"
+
+store_partitions = dg.DynamicPartitionsDefinition(name=STORES)
+
+# Business dates in the merchants' time zone; today's partition is open (end_offset=1) so
+# the incremental sync can land today's orders in it.
+order_date_partitions = dg.DailyPartitionsDefinition(
+    start_date=os.environ.get("SYNCHUB_ORDERS_START_DATE", "2025-01-01"),
+    timezone=DEFAULT_TIMEZONE,
+    end_offset=1,
+)
+
+order_partitions = dg.MultiPartitionsDefinition(
+    {"date": order_date_partitions, "store": store_partitions}
+)

@@ -1,0 +1,188 @@
+"""`synchub demo`: the whole pipeline against the sandbox, into the embedded warehouse.
+
+Starts the marketplace sandbox on loopback, connects its seller accounts through the real
+OAuth flow, then materializes every asset (with its checks) in a persistent Dagster
+instance, so `make ui` shows the same runs afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import httpx
+import sqlalchemy as sa
+
+from synchub_pipelines import settings
+from synchub_pipelines.models import DEFAULT_TIMEZONE
+from synchub_pipelines.warehouse.engine import engine_for, redacted
+from synchub_pipelines.warehouse.migrate import migrate
+
+DEMO_TABLES = (
+    "stores",
+    "central_products",
+    "product_components",
+    "central_stock",
+    "listings",
+    "listing_links",
+    "orders",
+    "order_items",
+    "stock_snapshots",
+    "ingest_errors",
+)
+
+
+def _authorization_code(auth_url: str, seller_id: str) -> str:
+    """Play the seller's browser: open the consent page and read the code off the redirect."""
+    separator = "&" if "?" in auth_url else "?"
+    response = httpx.get(f"{auth_url}{separator}user_id={seller_id}", follow_redirects=False)
+    if response.status_code != 302:
+        raise RuntimeError(f"sandbox consent page answered {response.status_code}")
+    return parse_qs(urlparse(response.headers["location"]).query)["code"][0]
+
+
+def configure_sandbox_env(base_url: str) -> None:
+    from synchub_pipelines.sandbox import mercadolivre as ml_sandbox
+
+    os.environ["SYNCHUB_ML_CLIENT_ID"] = ml_sandbox.APP_ID
+    os.environ["SYNCHUB_ML_CLIENT_SECRET"] = ml_sandbox.APP_SECRET
+    os.environ["SYNCHUB_ML_REDIRECT_URI"] = ml_sandbox.REDIRECT_URI
+    os.environ["SYNCHUB_ML_API_URL"] = f"{base_url}/mercadolivre"
+    os.environ["SYNCHUB_ML_AUTH_URL"] = f"{base_url}/mercadolivre"
+    os.environ.setdefault("SYNCHUB_ML_REQUESTS_PER_SECOND", "400")
+
+
+def connect_sandbox_sellers(sandbox_world_sellers: list[tuple[str, str]]) -> list[str]:
+    """Connect every sandbox seller through the OAuth code flow; returns store ids."""
+    from synchub_pipelines.connect import connect_mercadolivre, mercadolivre_app_from_env
+    from synchub_pipelines.warehouse.credentials import SqlTokenStore
+
+    engine = engine_for(settings.warehouse_url())
+    token_store = SqlTokenStore(engine, settings.secret_key())
+    app = mercadolivre_app_from_env()
+    store_ids = []
+    for marketplace, seller_id in sandbox_world_sellers:
+        if marketplace != "mercadolivre":
+            continue
+        url, _state = app.authorization_url()
+        store = connect_mercadolivre(app, _authorization_code(url, seller_id), engine, token_store)
+        store_ids.append(store.store_id)
+    return store_ids
+
+
+def table_counts(url: str) -> dict[str, int]:
+    engine = engine_for(url)
+    with engine.connect() as conn:
+        return {
+            t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar_one() for t in DEMO_TABLES
+        }
+
+
+def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
+    from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
+
+    started = time.perf_counter()
+    data = settings.data_dir()
+    os.environ.setdefault("DAGSTER_HOME", str(data / "dagster_home"))
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    url = settings.warehouse_url()
+    print(f"warehouse: {redacted(url)}")
+    migrate(engine_for(url))
+
+    sandbox = Sandbox(SandboxConfig(seed=seed, size=size))
+    with RunningSandbox(sandbox) as running:
+        print(f"sandbox:   {running.url} ({len(sandbox.world.orders)} orders in its world)")
+        configure_sandbox_env(running.url)
+        store_ids = connect_sandbox_sellers(
+            [(s.marketplace, s.seller_id) for s in sandbox.world.sellers]
+        )
+        print(f"connected: {', '.join(store_ids)}")
+        oldest = min(o.created_at for o in sandbox.world.orders)
+        first_day = (oldest.astimezone(ZoneInfo(DEFAULT_TIMEZONE)) - timedelta(days=1)).date()
+        materialize_everything(store_ids, first_day)
+
+    counts = table_counts(url)
+    width = max(len(t) for t in counts)
+    print("\nrows per table:")
+    for table, count in counts.items():
+        print(f"  {table:<{width}}  {count:>8}")
+    print(f"\nwarehouse: {redacted(url)}")
+    print(f"done in {time.perf_counter() - started:.1f}s. Browse the runs and assets: make ui")
+    return counts
+
+
+def materialize_everything(
+    store_ids: list[str],
+    first_day: date,
+    last_day: date | None = None,
+    instance: dg.DagsterInstance | None = None,
+    resources: dict[str, object] | None = None,
+    say: Callable[[str], None] = print,
+) -> list[str]:
+    """Materialize every asset in dependency order, with checks; returns failed ERROR checks."""
+    # Imported here: the definitions read the environment configured by the caller.
+    from synchub_pipelines.definitions import defs
+    from synchub_pipelines.defs.checks import checks
+    from synchub_pipelines.defs.partitions import order_date_partitions
+    from synchub_pipelines.defs.stores.assets import sync_store_partitions
+
+    instance = instance or dg.DagsterInstance.get()
+    sync_store_partitions(instance, store_ids)
+    resources = resources if resources is not None else dict(defs.resources or {})
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    by_key = {key.to_user_string(): a for a in assets for key in a.keys}
+    failed_checks: list[str] = []
+
+    def run(selection: list[str], **kw: object) -> None:
+        picked = [by_key[name] for name in selection]
+        own_checks = [
+            c
+            for c in checks
+            if any(k.asset_key.to_user_string() in selection for k in c.check_keys)
+        ]
+        others = [a for a in assets if a not in picked]
+        result = dg.materialize(
+            [*picked, *own_checks, *others],
+            selection=selection,
+            instance=instance,
+            resources=resources,
+            raise_on_error=True,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            **kw,  # type: ignore[arg-type]
+        )
+        failed = [
+            e.check_name
+            for e in result.get_asset_check_evaluations()
+            if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+        ]
+        failed_checks.extend(failed)
+        label = ", ".join(selection) + (
+            f" [{kw.get('partition_key')}]" if "partition_key" in kw else ""
+        )
+        say(f"  ✓ {label}" + (f"  (failed checks: {failed})" if failed else ""))
+
+    say("materializing:")
+    run(["central_products", "central_stock", "stores"])
+    for store_id in store_ids:
+        run(["listings", "stock_snapshots"], partition_key=store_id)
+    run(["listing_links"])
+    end_day = last_day or date.fromisoformat(order_date_partitions.get_last_partition_key() or "")
+    start = dg.MultiPartitionKey({"date": first_day.isoformat(), "store": store_ids[0]})
+    end = dg.MultiPartitionKey({"date": end_day.isoformat(), "store": store_ids[-1]})
+    run(
+        ["orders", "order_items"],
+        tags={
+            "dagster/asset_partition_range_start": str(start),
+            "dagster/asset_partition_range_end": str(end),
+        },
+    )
+    return failed_checks

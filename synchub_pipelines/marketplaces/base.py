@@ -1,0 +1,72 @@
+"""What every marketplace client offers the assets, in canonical models."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from synchub_pipelines.models import Listing, Order, Rejected
+
+T = TypeVar("T")
+
+TimeField = Literal["created", "updated"]
+
+
+@dataclass
+class Page(Generic[T]):
+    """Records parsed from one API page, and the ones that failed validation (kept)."""
+
+    records: list[T] = field(default_factory=list)
+    rejects: list[Rejected] = field(default_factory=list)
+
+
+class StoreClient(Protocol):
+    """One connected account's API, spoken in the canonical model."""
+
+    def iter_listings(self) -> Iterator[Page[Listing]]: ...
+
+    def iter_orders(
+        self, start: datetime, end: datetime, by: TimeField = "created"
+    ) -> Iterator[Page[Order]]:
+        """Orders whose creation (or last update) time is in [start, end)."""
+        ...
+
+    def get_orders(self, order_ids: Sequence[str]) -> Page[Order]: ...
+
+    def close(self) -> None: ...
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """A short, readable reason: which fields were wrong and why (no input values)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False)[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "record"
+        problems.append(f"{where}: {error['msg']}")
+    more = exc.error_count() - len(problems)
+    return "; ".join(problems) + (f" (+{more} more)" if more > 0 else "")
+
+
+def reject(source: str, store_id: str, key: object, reason: str, raw: Any) -> Rejected:
+    return Rejected(
+        source=source,
+        store_id=store_id,
+        record_key=str(key) if key not in (None, "") else "<no id>",
+        reason=reason,
+        payload=json.dumps(raw, default=str, ensure_ascii=False, sort_keys=True),
+    )
+
+
+def chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for value in values:
+        chunk.append(value)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

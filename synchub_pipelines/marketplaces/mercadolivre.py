@@ -1,0 +1,492 @@
+"""Mercado Livre (MLB) API client: OAuth, items, orders and stock, in the canonical model.
+
+Protocol facts this module relies on: bearer token in the `Authorization` header; access
+tokens last 6 h and refresh tokens are single-use (refresh under the store lock, see
+`tokens.py`); item search pages by offset up to 1000 results, beyond that by `scroll_id`
+(search_type=scan); orders/search pages by offset with a capped reach, so wide windows are
+split until each fits; errors come as {"message", "error", "status", "cause"}.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from synchub_pipelines.marketplaces.base import (
+    Page,
+    TimeField,
+    chunked,
+    describe_validation_error,
+    reject,
+)
+from synchub_pipelines.marketplaces.errors import MarketplaceError
+from synchub_pipelines.marketplaces.http import ApiHttp, HttpSettings, classify_by_status
+from synchub_pipelines.marketplaces.ratelimit import shared_limiter
+from synchub_pipelines.marketplaces.tokens import TokenManager, TokenSet, TokenStore
+from synchub_pipelines.models import (
+    Listing,
+    Marketplace,
+    Order,
+    OrderItem,
+    OrderStatus,
+    Store,
+    hash_buyer,
+)
+
+MARKETPLACE = Marketplace.MERCADOLIVRE.value
+PRODUCTION_API_URL = "https://api.mercadolibre.com"
+PRODUCTION_AUTH_URL = "https://auth.mercadolivre.com.br"
+
+ITEMS_PAGE = 100
+ITEMS_OFFSET_REACH = 1000
+MULTIGET_MAX = 20
+ORDERS_PAGE = 50
+ORDERS_OFFSET_REACH = 10_000
+MIN_WINDOW = timedelta(seconds=1)
+
+
+def classify(response: httpx.Response, operation: str) -> MarketplaceError | None:
+    if response.status_code < 400:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    message = str(body.get("message") or response.reason_phrase or "error")
+    code = body.get("error")
+    return classify_by_status(
+        MARKETPLACE, response, operation, message, str(code) if code else None
+    )
+
+
+# --- the API's own shapes (only the fields the pipeline reads) ---------------------------
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class MLAttribute(_Lenient):
+    id: str | None = None
+    value_name: str | None = None
+
+
+class MLVariation(_Lenient):
+    id: int
+    price: Decimal | None = None
+    available_quantity: int | None = None
+    seller_custom_field: str | None = None
+    attributes: list[MLAttribute] = Field(default_factory=list)
+
+
+class MLItem(_Lenient):
+    id: str
+    title: str
+    seller_id: int | None = None
+    category_id: str | None = None
+    price: Decimal | None = None
+    currency_id: str = "BRL"
+    available_quantity: int | None = None
+    status: str
+    permalink: str | None = None
+    last_updated: datetime | None = None
+    seller_custom_field: str | None = None
+    attributes: list[MLAttribute] = Field(default_factory=list)
+    variations: list[MLVariation] = Field(default_factory=list)
+
+
+class MLOrderItemRef(_Lenient):
+    id: str
+    title: str | None = None
+    variation_id: int | None = None
+    seller_sku: str | None = None
+    seller_custom_field: str | None = None
+
+
+class MLOrderItem(_Lenient):
+    item: MLOrderItemRef
+    quantity: int
+    unit_price: Decimal
+    sale_fee: Decimal | None = None
+    currency_id: str | None = None
+
+
+class MLPayment(_Lenient):
+    status: str | None = None
+    shipping_cost: Decimal | None = None
+
+
+class MLBuyer(_Lenient):
+    id: int | None = None
+
+
+class MLOrder(_Lenient):
+    id: int
+    status: str
+    date_created: datetime
+    last_updated: datetime | None = None
+    total_amount: Decimal
+    paid_amount: Decimal | None = None
+    currency_id: str = "BRL"
+    order_items: list[MLOrderItem] = Field(min_length=1)
+    payments: list[MLPayment] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    mediations: list[dict[str, Any]] = Field(default_factory=list)
+    buyer: MLBuyer | None = None
+
+
+# --- mapping to the canonical model ------------------------------------------------------
+
+
+def _seller_sku(attributes: Sequence[MLAttribute], custom_field: str | None) -> str | None:
+    for attribute in attributes:
+        if attribute.id == "SELLER_SKU" and attribute.value_name:
+            return attribute.value_name.strip()
+    return custom_field.strip() if custom_field else None
+
+
+def _gtin(attributes: Sequence[MLAttribute]) -> str | None:
+    for attribute in attributes:
+        if attribute.id == "GTIN" and attribute.value_name:
+            return attribute.value_name.strip()
+    return None
+
+
+def listings_from_item(item: MLItem, store_id: str) -> list[Listing]:
+    """One canonical listing per variation (or one for an item without variations)."""
+    common = {
+        "store_id": store_id,
+        "listing_id": item.id,
+        "title": item.title,
+        "status": item.status,
+        "currency": item.currency_id,
+        "category_id": item.category_id,
+        "permalink": item.permalink,
+        "updated_at": item.last_updated,
+    }
+    if not item.variations:
+        return [
+            Listing(
+                **common,
+                variation_id="",
+                seller_sku=_seller_sku(item.attributes, item.seller_custom_field),
+                gtin=_gtin(item.attributes),
+                price=item.price,
+                available_quantity=item.available_quantity,
+            )
+        ]
+    return [
+        Listing(
+            **common,
+            variation_id=str(variation.id),
+            seller_sku=_seller_sku(variation.attributes, variation.seller_custom_field),
+            gtin=_gtin(variation.attributes) or _gtin(item.attributes),
+            price=variation.price if variation.price is not None else item.price,
+            available_quantity=variation.available_quantity,
+        )
+        for variation in item.variations
+    ]
+
+
+def normalize_status(order: MLOrder) -> OrderStatus:
+    """ML keeps `paid` through shipping; delivery and returns show in tags and mediations."""
+    status = order.status
+    if status in {"cancelled", "invalid"}:
+        return OrderStatus.CANCELLED
+    if status in {"partially_refunded", "refunded"}:
+        return OrderStatus.RETURNED
+    if status == "paid":
+        if "delivered" in order.tags:
+            return OrderStatus.RETURNED if order.mediations else OrderStatus.DELIVERED
+        if "shipped" in order.tags:
+            return OrderStatus.SHIPPED
+        return OrderStatus.PAID
+    return OrderStatus.PENDING  # confirmed, payment_required, payment_in_process, …
+
+
+def order_from_ml(order: MLOrder, store: Store, buyer_salt: str) -> Order:
+    items = tuple(
+        OrderItem(
+            line_no=index,
+            listing_id=line.item.id,
+            variation_id=str(line.item.variation_id) if line.item.variation_id else "",
+            seller_sku=line.item.seller_sku or line.item.seller_custom_field,
+            title=line.item.title,
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            fee=(line.sale_fee * line.quantity) if line.sale_fee is not None else None,
+        )
+        for index, line in enumerate(order.order_items, start=1)
+    )
+    items_amount = sum((i.unit_price * i.quantity for i in items), Decimal(0))
+    approved = [p for p in order.payments if p.status == "approved"]
+    shipping = (
+        sum((p.shipping_cost or Decimal(0) for p in approved), Decimal(0)) if approved else None
+    )
+    fees = [i.fee for i in items if i.fee is not None]
+    created_at = order.date_created.astimezone(UTC)
+    return Order(
+        store_id=store.store_id,
+        order_id=str(order.id),
+        status=normalize_status(order),
+        raw_status=order.status,
+        created_at=created_at,
+        updated_at=(order.last_updated or order.date_created).astimezone(UTC),
+        business_date=store.business_date(created_at),
+        currency=order.currency_id,
+        items_amount=items_amount,
+        shipping_cost=shipping,
+        fee_amount=sum(fees, Decimal(0)) if fees else None,
+        total_amount=order.total_amount + (shipping or Decimal(0)),
+        buyer_hash=hash_buyer(MARKETPLACE, order.buyer.id if order.buyer else None, buyer_salt),
+        items=items,
+    )
+
+
+def parse_orders(raws: Sequence[Any], store: Store, buyer_salt: str) -> Page[Order]:
+    page: Page[Order] = Page()
+    for raw in raws:
+        key = raw.get("id") if isinstance(raw, dict) else None
+        try:
+            page.records.append(order_from_ml(MLOrder.model_validate(raw), store, buyer_salt))
+        except ValidationError as exc:
+            reason = describe_validation_error(exc)
+            page.rejects.append(reject("mercadolivre.orders", store.store_id, key, reason, raw))
+    return page
+
+
+def parse_items(raws: Sequence[Any], store_id: str) -> Page[Listing]:
+    page: Page[Listing] = Page()
+    for raw in raws:
+        key = raw.get("id") if isinstance(raw, dict) else None
+        try:
+            page.records.extend(listings_from_item(MLItem.model_validate(raw), store_id))
+        except ValidationError as exc:
+            reason = describe_validation_error(exc)
+            page.rejects.append(reject("mercadolivre.items", store_id, key, reason, raw))
+    return page
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000-00:00")
+
+
+# --- OAuth ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MercadoLivreApp:
+    """The registered application, and where its APIs live (production or sandbox)."""
+
+    client_id: str
+    client_secret: SecretStr
+    redirect_uri: str
+    api_url: str = PRODUCTION_API_URL
+    auth_url: str = PRODUCTION_AUTH_URL
+    requests_per_second: float = 50.0
+    http: HttpSettings = field(default_factory=HttpSettings)
+
+    def new_http(self, transport: httpx.BaseTransport | None = None) -> ApiHttp:
+        limiter = shared_limiter(
+            f"{MARKETPLACE}:{self.client_id}", self.requests_per_second, self.requests_per_second
+        )
+        return ApiHttp(MARKETPLACE, self.api_url, classify, limiter, self.http, transport)
+
+    def authorization_url(self, state: str | None = None) -> tuple[str, str]:
+        """Where to send the seller to grant access, and the `state` to check on return."""
+        state = state or secrets.token_urlsafe(16)
+        query = urlencode(
+            {
+                "response_type": "code",
+                "client_id": self.client_id,
+                "redirect_uri": self.redirect_uri,
+                "state": state,
+            }
+        )
+        return f"{self.auth_url.rstrip('/')}/authorization?{query}", state
+
+    def _token_call(self, http: ApiHttp, form: dict[str, str]) -> tuple[str, TokenSet]:
+        form = {
+            **form,
+            "client_id": self.client_id,
+            "client_secret": self.client_secret.get_secret_value(),
+        }
+        response = http.send(
+            "oauth.token",
+            lambda: http.build("POST", "/oauth/token", data=form, headers={"accept": "json"}),
+        )
+        body = response.json()
+        expires_in = int(body["expires_in"])
+        return str(body["user_id"]), TokenSet(
+            access_token=SecretStr(body["access_token"]),
+            refresh_token=SecretStr(body["refresh_token"]) if body.get("refresh_token") else None,
+            access_expires_at=datetime.now(UTC) + timedelta(seconds=expires_in),
+        )
+
+    def exchange_code(self, http: ApiHttp, code: str) -> tuple[str, TokenSet]:
+        """Trade an authorization code for tokens; returns (seller id, tokens)."""
+        return self._token_call(
+            http,
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri},
+        )
+
+    def refresh(self, http: ApiHttp, tokens: TokenSet) -> TokenSet:
+        if tokens.refresh_token is None:
+            raise MarketplaceError(MARKETPLACE, "oauth.refresh", "no refresh token stored")
+        _, fresh = self._token_call(
+            http,
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": tokens.refresh_token.get_secret_value(),
+            },
+        )
+        return fresh
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+class MercadoLivreClient:
+    """One Mercado Livre account."""
+
+    def __init__(
+        self,
+        app: MercadoLivreApp,
+        store: Store,
+        token_store: TokenStore,
+        buyer_salt: str,
+        http: ApiHttp | None = None,
+    ) -> None:
+        self.app = app
+        self.store = store
+        self.http = http or app.new_http()
+        self._buyer_salt = buyer_salt
+        self.tokens = TokenManager(
+            token_store, store.store_id, lambda stale: app.refresh(self.http, stale)
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _get(self, operation: str, path: str, params: dict[str, Any] | None = None) -> Any:
+        return self._call(operation, "GET", path, params=params).json()
+
+    def _call(self, operation: str, method: str, path: str, **kw: Any) -> httpx.Response:
+        current: dict[str, str] = {}
+
+        def build() -> httpx.Request:
+            current["token"] = self.tokens.access_token()
+            headers = {"authorization": f"Bearer {current['token']}"}
+            return self.http.build(method, path, headers=headers, **kw)
+
+        return self.http.send(
+            operation, build, reauthenticate=lambda: self.tokens.invalidate(current["token"])
+        )
+
+    def me(self) -> dict[str, Any]:
+        return dict(self._get("users.me", "/users/me"))
+
+    # --- listings --------------------------------------------------------------------
+
+    def iter_item_ids(self) -> Iterator[list[str]]:
+        path = f"/users/{self.store.seller_id}/items/search"
+        first = self._get("items.search", path, {"offset": 0, "limit": ITEMS_PAGE})
+        total = int(first["paging"]["total"])
+        if total <= ITEMS_OFFSET_REACH:
+            yield list(first["results"])
+            for offset in range(ITEMS_PAGE, total, ITEMS_PAGE):
+                page = self._get("items.search", path, {"offset": offset, "limit": ITEMS_PAGE})
+                yield list(page["results"])
+            return
+        # Past the offset reach only a scan (scroll) sees every item.
+        params: dict[str, Any] = {"search_type": "scan", "limit": ITEMS_PAGE}
+        while True:
+            page = self._get("items.scan", path, params)
+            if not page["results"]:
+                return
+            yield list(page["results"])
+            params = {"search_type": "scan", "limit": ITEMS_PAGE, "scroll_id": page["scroll_id"]}
+
+    def get_items(self, item_ids: Sequence[str]) -> Page[Listing]:
+        page: Page[Listing] = Page()
+        for chunk in chunked(item_ids, MULTIGET_MAX):
+            answers = self._get("items.multiget", "/items", {"ids": ",".join(chunk)})
+            bodies = []
+            for answer in answers:
+                if answer.get("code") == 200:
+                    bodies.append(answer["body"])
+                else:
+                    body = answer.get("body") or {}
+                    reason = f"multiget answered {answer.get('code')}: {body.get('message')}"
+                    key = body.get("id") or "<unknown item>"
+                    page.rejects.append(
+                        reject("mercadolivre.items", self.store.store_id, key, reason, answer)
+                    )
+            parsed = parse_items(bodies, self.store.store_id)
+            page.records += parsed.records
+            page.rejects += parsed.rejects
+        return page
+
+    def iter_listings(self) -> Iterator[Page[Listing]]:
+        for ids in self.iter_item_ids():
+            yield self.get_items(ids)
+
+    # --- orders ----------------------------------------------------------------------
+
+    def _search_orders(
+        self, start: datetime, end: datetime, by: TimeField, offset: int
+    ) -> dict[str, Any]:
+        field = "date_created" if by == "created" else "date_last_updated"
+        params = {
+            "seller": self.store.seller_id,
+            f"order.{field}.from": _iso(start),
+            # The API's bound is inclusive; stop one millisecond short of `end`.
+            f"order.{field}.to": _iso(end - timedelta(milliseconds=1)),
+            "sort": "date_asc",
+            "offset": offset,
+            "limit": ORDERS_PAGE,
+        }
+        return dict(self._get("orders.search", "/orders/search", params))
+
+    def iter_orders(
+        self, start: datetime, end: datetime, by: TimeField = "created"
+    ) -> Iterator[Page[Order]]:
+        """Every order created (or updated) in [start, end), a page at a time."""
+        windows = [(start, end)]
+        while windows:
+            lo, hi = windows.pop(0)
+            first = self._search_orders(lo, hi, by, 0)
+            total = int(first["paging"]["total"])
+            if total > ORDERS_OFFSET_REACH and hi - lo > MIN_WINDOW:
+                middle = lo + (hi - lo) / 2
+                windows[:0] = [(lo, middle), (middle, hi)]
+                continue
+            yield parse_orders(first["results"], self.store, self._buyer_salt)
+            for offset in range(ORDERS_PAGE, min(total, ORDERS_OFFSET_REACH), ORDERS_PAGE):
+                page = self._search_orders(lo, hi, by, offset)
+                yield parse_orders(page["results"], self.store, self._buyer_salt)
+
+    def get_orders(self, order_ids: Sequence[str]) -> Page[Order]:
+        raws = [self._get("orders.get", f"/orders/{order_id}") for order_id in order_ids]
+        return parse_orders(raws, self.store, self._buyer_salt)
+
+    # --- stock -----------------------------------------------------------------------
+
+    def set_available_quantity(self, listing_id: str, variation_id: str, quantity: int) -> Any:
+        """Publish a quantity on an item (or one of its variations)."""
+        body: dict[str, Any] = (
+            {"variations": [{"id": int(variation_id), "available_quantity": quantity}]}
+            if variation_id
+            else {"available_quantity": quantity}
+        )
+        return self._call("items.update_stock", "PUT", f"/items/{listing_id}", json=body).json()

@@ -1,0 +1,796 @@
+"""Amazon Selling Partner API simulator: Login with Amazon, Orders v0, Listings Items 2021-08-01.
+
+One mount serves what Amazon spreads over three hosts: LWA (`api.amazon.com/auth/o2/token`),
+Seller Central's consent page (`/apps/authorize/consent`) and the SP-API itself. Facts follow
+section 4 of API-NOTES.md and `amzn/selling-partner-api-models` (ordersV0.json,
+listingsItems_2021-08-01.json); error bodies and messages are the ones Amazon is seen returning.
+
+The World's Amazon sellers are the selling partners. A self-authorized private app gets its
+refresh token from Seller Central, so each seller starts with `initial_refresh_token(seller_id)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import json
+import math
+import random
+import re
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from synchub_pipelines.sandbox.amazon_render import (
+    INCLUDED_DATA,
+    MARKETPLACE_ID,
+    ORDER_STATUSES,
+    AmazonListing,
+    AmazonOrder,
+    Catalog,
+    MalformedPatch,
+    OrderBook,
+    amazon_order_id,
+    dumps,
+    identifier,
+    iso,
+    listing_issue,
+    read_patch,
+    render_listing_item,
+    render_order_items,
+    valid_orders_query,
+)
+from synchub_pipelines.sandbox.infra import TokenBucket
+from synchub_pipelines.sandbox.world import Buyer, Order, OrderLine, Seller
+
+if TYPE_CHECKING:
+    from synchub_pipelines.sandbox.server import Sandbox
+
+__all__ = [
+    "APPLICATION_ID",
+    "LWA_CLIENT_ID",
+    "LWA_CLIENT_SECRET",
+    "MARKETPLACE_ID",
+    "REDIRECT_URI",
+    "InsufficientStock",
+    "ListingWrite",
+    "Simulator",
+    "initial_refresh_token",
+]
+
+LWA_CLIENT_ID = "amzn1.application-oa2-client.sandboxsynchub"
+LWA_CLIENT_SECRET = "sandbox-amazon-lwa-secret"  # noqa: S105 - a published sandbox credential
+# The consent URL names the app by its SP-API solution id, not by its LWA client id.
+APPLICATION_ID = "amzn1.sp.solution.sandboxsynchub"
+REDIRECT_URI = "https://localhost:8787/synchub/callback/amazon"
+
+ACCESS_TOKEN_SECONDS = 3600
+AUTH_CODE_SECONDS = 300  # spapi_oauth_code is only good for five minutes
+BEFORE_MARGIN_SECONDS = 120  # *Before must be at least two minutes in the past
+ORDER_ITEMS_PAGE = 30
+LISTINGS_PAGEABLE = 1000  # searchListingsItems pages through at most 1000 SKUs
+
+_INVALID_INPUT = "The input you have submitted is not valid. Please check your input and try again."
+_UNPARSABLE = "Request has missing or invalid parameters and cannot be parsed."
+_DENIED = "Access to requested resource is denied."
+_LWA_MISSING = "The request is missing a required parameter : "
+_LWA_BAD_GRANT = "The request has an invalid grant parameter : "
+_ORDER_ID = re.compile(r"^\d{3}-\d{7}-\d{7}$")
+_SORT_FIELDS = {"sku", "createdDate", "lastUpdatedDate"}
+_LISTING_STATUSES = frozenset({"BUYABLE", "DISCOVERABLE"})
+_IDENTIFIER_TYPES = frozenset(
+    {"ASIN", "EAN", "FNSKU", "GTIN", "ISBN", "JAN", "MINSAN", "SKU", "UPC"}
+)
+
+
+def initial_refresh_token(seller_id: str) -> str:
+    """The refresh token Seller Central shows a self-authorized private app for this seller."""
+    return f"Atzr|sandbox-{seller_id}"
+
+
+@dataclass(frozen=True)
+class ListingWrite:
+    """One patchListingsItem call as the sandbox received it (the stock-push audit's mirror)."""
+
+    at: datetime
+    seller_id: str
+    sku: str
+    mode: str  # "APPLY" or "VALIDATION_PREVIEW"
+    status: str  # ACCEPTED | VALID | INVALID
+    submission_id: str
+    quantity: int | None  # requested DEFAULT quantity, if the patch carried one
+    previous_quantity: int | None  # None when the SKU is not a listing of this seller
+    applied: bool  # the World's stock changed
+
+
+class InsufficientStock(ValueError):
+    """A sandbox sale asked for more units than the listing has: Amazon would not sell them."""
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, details: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+
+def _invalid(details: str) -> _ApiError:
+    return _ApiError(400, "InvalidInput", _INVALID_INPUT, details)
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(body), status, headers, media_type="application/json")
+
+
+def _errors(
+    status: int, code: str, message: str, details: str | None, headers: dict[str, str]
+) -> Response:
+    error = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return _json({"errors": [error]}, status, headers)
+
+
+def _encode_token(state: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(dumps(state).encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> dict[str, Any]:
+    try:
+        state = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except ValueError:
+        raise _invalid("The NextToken is invalid.") from None
+    if not isinstance(state, dict):
+        raise _invalid("The NextToken is invalid.")
+    return state
+
+
+def _instant(raw: str, name: str) -> float:
+    """An ISO 8601 date-time in UTC; Amazon rejects dates without a time and other offsets."""
+    text = raw.strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _invalid(f"Invalid date/time field [{name}].") from None
+    if "T" not in text.upper():
+        raise _invalid(f"Invalid date/time field [{name}].")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    elif moment.utcoffset() != timedelta(0):
+        raise _invalid(f"Invalid date/time field [{name}].")
+    return moment.timestamp()
+
+
+def _csv(request: Request, name: str) -> list[str]:
+    """A list parameter, sent either comma-separated or repeated."""
+    return [v for raw in request.query_params.getlist(name) for v in raw.split(",") if v]
+
+
+def _marketplaces(request: Request, name: str) -> None:
+    ids = _csv(request, name)
+    if not ids:
+        raise _invalid(f"Missing required parameter {name}.")
+    if len(ids) > 50 or any(mid != MARKETPLACE_ID for mid in ids):
+        raise _invalid(f"Invalid {name}: this seller only sells in {MARKETPLACE_ID}.")
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _invalid(f"{name} must be an integer between {low} and {high}.") from None
+    if not low <= value <= high:
+        raise _invalid(f"{name} must be an integer between {low} and {high}.")
+    return value
+
+
+@dataclass(frozen=True)
+class _Operation:
+    rate: float
+    bucket: TokenBucket
+
+
+class Simulator:
+    """The Amazon SP-API as seen from one private app authorized by the World's sellers."""
+
+    name = "amazon"
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.sellers = {s.seller_id: s for s in sandbox.world.sellers_of("amazon")}
+        self.writes: list[ListingWrite] = []
+        self._refresh_tokens = {initial_refresh_token(sid): sid for sid in self.sellers}
+        self._access_tokens: dict[str, tuple[str, float]] = {}
+        self._auth_codes: dict[str, tuple[str, float]] = {}
+        self._books: dict[str, OrderBook] = {}
+        self._catalogs: dict[str, Catalog] = {}
+        self._lock = threading.Lock()
+        self._serial = itertools.count(1)
+        self._fault_count = itertools.count()
+
+        def operation(name: str, default: float, burst: float) -> _Operation:
+            rate = sandbox.rate_limit(name, default)
+            return _Operation(rate, TokenBucket(rate, burst, sandbox.clock))
+
+        self._get_orders_op = operation("amazon.getOrders", 0.0167, 20)
+        self._get_order_op = operation("amazon.getOrder", 0.5, 30)
+        self._order_items_op = operation("amazon.getOrderItems", 0.5, 30)
+        self._search_op = operation("amazon.listings", 5.0, 5)
+        self._get_item_op = operation("amazon.listings.get", 5.0, 10)
+        self._patch_op = operation("amazon.listings.patch", 5.0, 5)
+
+    def app(self) -> Starlette:
+        items = "/listings/2021-08-01/items/{seller_id}"
+        routes = [
+            Route("/auth/o2/token", self._token, methods=["POST"]),
+            Route("/apps/authorize/consent", self._consent, methods=["GET"]),
+            Route("/orders/v0/orders", self._api(self._get_orders_op, self._get_orders)),
+            Route("/orders/v0/orders/{order_id}", self._api(self._get_order_op, self._get_order)),
+            Route(
+                "/orders/v0/orders/{order_id}/orderItems",
+                self._api(self._order_items_op, self._get_order_items),
+            ),
+            Route(items, self._api(self._search_op, self._search_listings)),
+            Route(items + "/{sku}", self._api(self._get_item_op, self._get_listing)),
+            Route(
+                items + "/{sku}",
+                self._api(self._patch_op, self._patch_listing),
+                methods=["PATCH"],
+            ),
+            Route("/_sandbox/sales", self._sales, methods=["POST"]),
+        ]
+        return Starlette(
+            routes=routes,
+            exception_handlers={404: self._not_found, 405: self._not_found},
+        )
+
+    # --- sandbox-only ------------------------------------------------------------------
+
+    def record_sale(self, sku: str, quantity: int, seller_id: str | None = None) -> Order:
+        """A buyer pays for `quantity` units of `sku` now: a new Unshipped order, less stock."""
+        if quantity < 1:
+            raise ValueError("quantity must be at least 1")
+        seller = self._seller(seller_id)
+        with self._lock:
+            catalog = self._catalog(seller)
+            book = self._book(seller)  # index first, so the new order is not counted twice
+            item = catalog.by_sku.get(sku)
+            if item is None:
+                raise KeyError(f"{sku!r} is not an Amazon listing of seller {seller.seller_id}")
+            if item.variation.available_quantity < quantity:
+                raise InsufficientStock(
+                    f"only {item.variation.available_quantity} units of {sku!r} are available"
+                )
+            now = self.sandbox.clock.now().replace(microsecond=0)
+            number = book.next_order_number()
+            order = Order(
+                order_number=number,
+                seller=seller,
+                lines=(
+                    OrderLine(
+                        listing_number=item.listing.listing_number,
+                        variation_number=item.variation.variation_number,
+                        sku=sku,
+                        title=item.listing.title,
+                        quantity=quantity,
+                        unit_price=item.variation.price,
+                    ),
+                ),
+                buyer=self._buyer(number),
+                shipping_cost=Decimal(0),
+                timeline=[("pending", now), ("paid", now)],
+            )
+            self.sandbox.world.orders.append(order)
+            book.add(order)
+            item.variation.available_quantity -= quantity
+            item.updated_ts = now.timestamp()
+        return order
+
+    @staticmethod
+    def amazon_order_id(order: Order) -> str:
+        return amazon_order_id(order.order_number)
+
+    def _buyer(self, number: int) -> Buyer:
+        rng = random.Random(f"{self.sandbox.world.seed}:amazon-sale:{number}")
+        buyer_id = rng.randrange(100_000_000, 999_999_999)
+        return Buyer(
+            buyer_id=buyer_id,
+            nickname=f"COMPRADOR{buyer_id % 100000}",
+            first_name=rng.choice(["Ana", "Bruno", "Carla", "Diego"]),
+            last_name=rng.choice(["Silva", "Souza", "Lima"]),
+            city="São Paulo",
+            state="SP",
+        )
+
+    async def _sales(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+            sku, quantity = str(body["sku"]), int(body.get("quantity", 1))
+            seller_id = body.get("seller_id")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return _json({"error": 'expected {"sku": str, "quantity": int, "seller_id"?}'}, 400)
+        try:
+            order = self.record_sale(sku, quantity, None if seller_id is None else str(seller_id))
+        except KeyError as exc:
+            return _json({"error": exc.args[0]}, 404)
+        except InsufficientStock as exc:
+            return _json({"error": str(exc)}, 409)
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+        return _json(
+            {
+                "AmazonOrderId": self.amazon_order_id(order),
+                "order_number": order.order_number,
+                "selling_partner_id": order.seller.seller_id,
+            },
+            201,
+        )
+
+    # --- indices -----------------------------------------------------------------------
+
+    def _seller(self, seller_id: str | None) -> Seller:
+        if seller_id is None:
+            if not self.sellers:
+                raise KeyError("the World has no Amazon seller")
+            return next(iter(self.sellers.values()))
+        try:
+            return self.sellers[seller_id]
+        except KeyError:
+            raise KeyError(f"unknown Amazon seller {seller_id}") from None
+
+    def _book(self, seller: Seller) -> OrderBook:
+        book = self._books.get(seller.seller_id)
+        if book is None:
+            book = self._books[seller.seller_id] = OrderBook(self.sandbox.world.orders_of(seller))
+        return book
+
+    def _catalog(self, seller: Seller) -> Catalog:
+        catalog = self._catalogs.get(seller.seller_id)
+        if catalog is None:
+            catalog = self._catalogs[seller.seller_id] = Catalog(self.sandbox.world, seller)
+        return catalog
+
+    def _opaque(self, kind: str, length: int) -> str:
+        digest = hashlib.sha256(
+            f"{self.sandbox.world.seed}:{kind}:{next(self._serial)}".encode()
+        ).digest()
+        return base64.b32encode(digest).decode().rstrip("=")[:length]
+
+    # --- Login with Amazon -------------------------------------------------------------
+
+    async def _token(self, request: Request) -> Response:
+        fault = await self._roll_fault()
+        if fault == "429":
+            return _json(
+                {"error": "temporarily_unavailable", "error_description": "Rate exceeded"}, 429
+            )
+        if fault == "5xx":
+            return _json(
+                {"error": "server_error", "error_description": "Internal Server Error"}, 500
+            )
+        fields = await self._form(request)
+        grant_type = fields.get("grant_type")
+        if not grant_type:
+            return self._lwa_error(400, "invalid_request", _LWA_MISSING + "grant_type")
+        if grant_type not in ("refresh_token", "authorization_code"):
+            return _json(
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "The authorization grant type is not supported "
+                    "by the authorization server",
+                },
+                400,
+            )
+        if (
+            fields.get("client_id") != LWA_CLIENT_ID
+            or fields.get("client_secret") != LWA_CLIENT_SECRET
+        ):
+            return _json(
+                {"error": "invalid_client", "error_description": "Client authentication failed"},
+                401,
+            )
+        now = self.sandbox.clock.time()
+        if grant_type == "refresh_token":
+            refresh_token = fields.get("refresh_token")
+            if not refresh_token:
+                return self._lwa_error(400, "invalid_request", _LWA_MISSING + "refresh_token")
+            seller_id = self._refresh_tokens.get(refresh_token)
+            if seller_id is None:
+                return self._lwa_error(400, "invalid_grant", _LWA_BAD_GRANT + "refresh_token")
+        else:
+            code, redirect_uri = fields.get("code"), fields.get("redirect_uri")
+            if not code or not redirect_uri:
+                missing = "code" if not code else "redirect_uri"
+                return self._lwa_error(400, "invalid_request", _LWA_MISSING + missing)
+            grant = self._auth_codes.pop(code, None)  # single use, even when it fails
+            if grant is None or grant[1] <= now:
+                return self._lwa_error(400, "invalid_grant", _LWA_BAD_GRANT + "code")
+            if redirect_uri != REDIRECT_URI:
+                return self._lwa_error(400, "invalid_grant", _LWA_BAD_GRANT + "redirect_uri")
+            seller_id = grant[0]
+            refresh_token = "Atzr|IwEB" + self._opaque("refresh", 48)
+            self._refresh_tokens[refresh_token] = seller_id
+        access_token = "Atza|IwEB" + self._opaque("access", 64)
+        self._access_tokens[access_token] = (seller_id, now + ACCESS_TOKEN_SECONDS)
+        return _json(
+            {
+                "access_token": access_token,
+                "refresh_token": refresh_token,
+                "token_type": "bearer",
+                "expires_in": ACCESS_TOKEN_SECONDS,
+            },
+            headers={"Cache-Control": "no-cache, no-store"},
+        )
+
+    @staticmethod
+    def _lwa_error(status: int, error: str, description: str) -> Response:
+        return _json({"error_description": description, "error": error}, status)
+
+    @staticmethod
+    async def _form(request: Request) -> dict[str, str]:
+        raw = await request.body()
+        if "json" in request.headers.get("content-type", ""):
+            # Amazon's own LWA client libraries post JSON; most others post a form.
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                return {}
+            return {str(k): str(v) for k, v in body.items()} if isinstance(body, dict) else {}
+        return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+    async def _consent(self, request: Request) -> Response:
+        """Seller Central's consent page, already accepted: straight back to the app."""
+        params = request.query_params
+        if params.get("application_id") != APPLICATION_ID:
+            return _json(
+                {"error": "invalid_request", "error_description": "Unknown application_id"}, 400
+            )
+        state = params.get("state")
+        if not state:
+            return _json(
+                {"error": "invalid_request", "error_description": "state is required"}, 400
+            )
+        if params.get("redirect_uri", REDIRECT_URI) != REDIRECT_URI:
+            return _json(
+                {"error": "invalid_request", "error_description": "redirect_uri is not registered"},
+                400,
+            )
+        try:
+            seller = self._seller(params.get("selling_partner_id"))
+        except KeyError as exc:
+            return _json({"error": "invalid_request", "error_description": str(exc)}, 400)
+        code = "AN" + self._opaque("code", 18)
+        self._auth_codes[code] = (seller.seller_id, self.sandbox.clock.time() + AUTH_CODE_SECONDS)
+        query = urlencode(
+            {"spapi_oauth_code": code, "selling_partner_id": seller.seller_id, "state": state}
+        )
+        return RedirectResponse(f"{REDIRECT_URI}?{query}", status_code=302)
+
+    # --- the SP-API request pipeline ---------------------------------------------------
+
+    async def _roll_fault(self) -> str | None:
+        fault = self.sandbox.faults.roll()
+        if fault == "slow":
+            await asyncio.sleep(self.sandbox.faults.slow_seconds)
+            return None
+        return fault
+
+    def _api(
+        self,
+        operation: _Operation,
+        handler: Callable[[Request, Seller], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """Faults, then the access token, then the operation's quota, then the handler."""
+
+        async def endpoint(request: Request) -> Response:
+            headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+            fault = await self._roll_fault()
+            if fault == "429":
+                return self._quota_exceeded(headers, 1.0)
+            if fault == "5xx":
+                status = 503 if next(self._fault_count) % 2 else 500
+                message = (
+                    "Service temporarily unavailable. Please try again."
+                    if status == 503
+                    else "We encountered an internal error. Please try again."
+                )
+                return _errors(status, "InternalFailure", message, None, headers)
+            seller, denial = self._authenticate(request)
+            if seller is None:
+                return _errors(403, "Unauthorized", _DENIED, denial, headers)
+            wait = operation.bucket.take(seller.seller_id)
+            if wait is not None:
+                return self._quota_exceeded(headers, wait)
+            headers["x-amzn-RateLimit-Limit"] = repr(float(operation.rate))
+            try:
+                response = await handler(request, seller)
+            except _ApiError as exc:
+                return _errors(exc.status, exc.code, exc.message, exc.details, headers)
+            response.headers.update(headers)
+            return response
+
+        return endpoint
+
+    @staticmethod
+    def _quota_exceeded(headers: dict[str, str], wait: float) -> Response:
+        message = "You exceeded your quota for the requested resource."
+        retry = {"Retry-After": str(max(1, math.ceil(wait)))}
+        return _errors(429, "QuotaExceeded", message, None, headers | retry)
+
+    def _authenticate(self, request: Request) -> tuple[Seller | None, str]:
+        token = request.headers.get("x-amz-access-token")
+        if not token:
+            return None, ""
+        grant = self._access_tokens.get(token)
+        if grant is None:
+            return None, "The access token you provided is revoked, malformed or invalid."
+        if self.sandbox.clock.time() >= grant[1]:
+            return None, "The access token you provided has expired."
+        return self.sellers[grant[0]], ""
+
+    async def _not_found(self, request: Request, exc: Exception) -> Response:
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+        return _errors(404, "NotFound", "The requested resource was not found.", None, headers)
+
+    # --- Orders v0 ---------------------------------------------------------------------
+
+    async def _get_orders(self, request: Request, seller: Seller) -> Response:
+        params = request.query_params
+        _marketplaces(request, "MarketplaceIds")
+        now = self.sandbox.clock.time()
+        token = params.get("NextToken")
+        query = _decode_token(token) if token else self._orders_query(request, now)
+        if not valid_orders_query(query):
+            raise _invalid("The NextToken is invalid.")
+        with self._lock:
+            found, last = self._book(seller).page(query, now)
+        window = "CreatedBefore" if query["m"] == "c" else "LastUpdatedBefore"
+        tail = f',"{window}":"{iso(query["b"])}"}}}}'
+        if last is not None:
+            tail = f',"NextToken":"{_encode_token(query | {"k": last})}"' + tail
+        body = '{"payload":{"Orders":[' + ",".join(found) + "]" + tail
+        return Response(body, media_type="application/json")
+
+    def _orders_query(self, request: Request, now: float) -> dict[str, Any]:
+        params = request.query_params
+        created_after, updated_after = params.get("CreatedAfter"), params.get("LastUpdatedAfter")
+        created_before, updated_before = (
+            params.get("CreatedBefore"),
+            params.get("LastUpdatedBefore"),
+        )
+        if (created_after is None) == (updated_after is None):
+            raise _invalid("Exactly one of CreatedAfter and LastUpdatedAfter must be specified.")
+        if created_after is not None and updated_before is not None:
+            raise _invalid("LastUpdatedBefore cannot be set when CreatedAfter is set.")
+        if updated_after is not None and created_before is not None:
+            raise _invalid("CreatedBefore cannot be set when LastUpdatedAfter is set.")
+        by_creation = created_after is not None
+        after_name = "CreatedAfter" if by_creation else "LastUpdatedAfter"
+        before_name = "CreatedBefore" if by_creation else "LastUpdatedBefore"
+        after = _instant(created_after or updated_after or "", after_name)
+        if after > now:
+            raise _invalid(f"{after_name} cannot be in the future.")
+        latest = math.floor(now - BEFORE_MARGIN_SECONDS)
+        raw_before = created_before if by_creation else updated_before
+        before = float(latest)
+        if raw_before is not None:
+            before = _instant(raw_before, before_name)
+            if before > now - BEFORE_MARGIN_SECONDS:
+                raise _invalid(f"{before_name} must be at least 2 minutes before the current time.")
+            if before < after:
+                raise _invalid(f"{before_name} must be equal to or after {after_name}.")
+        statuses = _csv(request, "OrderStatuses")
+        if any(s not in ORDER_STATUSES for s in statuses):
+            raise _invalid("Invalid OrderStatuses.")
+        channels = _csv(request, "FulfillmentChannels")
+        if any(c not in ("AFN", "MFN") for c in channels):
+            raise _invalid("Invalid FulfillmentChannels.")
+        size = _int_param(request, "MaxResultsPerPage", 100, 1, 100)
+        mode = "c" if by_creation else "u"
+        return {"m": mode, "a": after, "b": before, "s": statuses, "f": channels, "n": size}
+
+    def _view(self, seller: Seller, order_id: str) -> tuple[OrderBook, AmazonOrder, int]:
+        if not _ORDER_ID.match(order_id):
+            raise _ApiError(400, "InvalidInput", "Invalid Input", f"Invalid orderId {order_id}.")
+        book = self._book(seller)
+        view = book.by_amazon_id.get(order_id)
+        step = -1 if view is None else view.step_at(self.sandbox.clock.time())
+        if view is None or step < 0:
+            raise _ApiError(404, "NotFound", "Order not found.", f"Order {order_id} not found.")
+        return book, view, step
+
+    async def _get_order(self, request: Request, seller: Seller) -> Response:
+        with self._lock:
+            book, view, step = self._view(seller, request.path_params["order_id"])
+            text = book.order_json(view, step)
+        return Response('{"payload":' + text + "}", media_type="application/json")
+
+    async def _get_order_items(self, request: Request, seller: Seller) -> Response:
+        order_id = request.path_params["order_id"]
+        with self._lock:
+            _, view, step = self._view(seller, order_id)
+            items = render_order_items(view, step, self._catalog(seller).asins)
+        offset = 0
+        token = request.query_params.get("NextToken")
+        if token:
+            state = _decode_token(token)
+            if state.get("o") != order_id or not isinstance(state.get("i"), int):
+                raise _invalid("The NextToken is invalid.")
+            offset = state["i"]
+        payload: dict[str, Any] = {"AmazonOrderId": order_id}
+        if offset + ORDER_ITEMS_PAGE < len(items):
+            payload["NextToken"] = _encode_token({"o": order_id, "i": offset + ORDER_ITEMS_PAGE})
+        payload["OrderItems"] = items[offset : offset + ORDER_ITEMS_PAGE]
+        return _json({"payload": payload})
+
+    # --- Listings Items 2021-08-01 -----------------------------------------------------
+
+    @staticmethod
+    def _own(request: Request, seller: Seller) -> None:
+        if request.path_params["seller_id"] != seller.seller_id:
+            raise _ApiError(403, "Unauthorized", _DENIED, "")
+
+    @staticmethod
+    def _included(request: Request) -> frozenset[str]:
+        included = frozenset(_csv(request, "includedData")) or frozenset({"summaries"})
+        if not included <= INCLUDED_DATA:
+            raise _invalid(f"Invalid includedData: {', '.join(sorted(included - INCLUDED_DATA))}.")
+        return included
+
+    async def _search_listings(self, request: Request, seller: Seller) -> Response:
+        self._own(request, seller)
+        _marketplaces(request, "marketplaceIds")
+        included = self._included(request)
+        size = _int_param(request, "pageSize", 10, 1, 20)
+        params = request.query_params
+        offset = 0
+        if params.get("pageToken"):
+            state = _decode_token(params["pageToken"])
+            offset = state.get("o", -1)
+            if not isinstance(offset, int) or offset < 0:
+                raise _invalid("The pageToken is invalid.")
+        with self._lock:
+            matches = self._search(request, self._catalog(seller).items)
+            page = [render_listing_item(i, included) for i in matches[offset : offset + size]]
+        pagination = {}
+        if offset + size < min(len(matches), LISTINGS_PAGEABLE):
+            pagination["nextToken"] = _encode_token({"o": offset + size})
+        if offset > 0:
+            pagination["previousToken"] = _encode_token({"o": max(0, offset - size)})
+        body: dict[str, Any] = {"numberOfResults": len(matches)}
+        if pagination:
+            body["pagination"] = pagination
+        body["items"] = page
+        return _json(body)
+
+    @staticmethod
+    def _search(request: Request, items: list[AmazonListing]) -> list[AmazonListing]:
+        params = request.query_params
+        identifiers = set(_csv(request, "identifiers"))
+        kind = params.get("identifiersType")
+        if bool(identifiers) != bool(kind):
+            raise _invalid("identifiers and identifiersType must be specified together.")
+        if (kind is not None and kind not in _IDENTIFIER_TYPES) or len(identifiers) > 20:
+            raise _invalid("Invalid identifiers or identifiersType.")
+        with_status, without_status = (
+            set(_csv(request, "withStatus")),
+            set(_csv(request, "withoutStatus")),
+        )
+        if not (with_status | without_status) <= _LISTING_STATUSES:
+            raise _invalid("Invalid withStatus or withoutStatus.")
+        bounds = {
+            name: _instant(params[name], name)
+            for name in ("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore")
+            if name in params
+        }
+        sort_by = params.get("sortBy", "lastUpdatedDate")
+        order = params.get("sortOrder", "DESC")
+        if sort_by not in _SORT_FIELDS or order not in ("ASC", "DESC"):
+            raise _invalid("Invalid sortBy or sortOrder.")
+        parent = params.get("variationParentSku")
+
+        def keep(item: AmazonListing) -> bool:
+            if identifiers and identifier(item, kind or "") not in identifiers:
+                return False
+            statuses = set(item.statuses)
+            if with_status and not with_status & statuses:
+                return False
+            if without_status & statuses:
+                return False
+            if parent is not None and item.listing.parent_sku != parent:
+                return False
+            return (
+                item.created_ts >= bounds.get("createdAfter", -math.inf)
+                and item.created_ts <= bounds.get("createdBefore", math.inf)
+                and item.updated_ts >= bounds.get("lastUpdatedAfter", -math.inf)
+                and item.updated_ts <= bounds.get("lastUpdatedBefore", math.inf)
+            )
+
+        def sort_key(item: AmazonListing) -> tuple[Any, str]:
+            if sort_by == "sku":
+                return (item.sku, item.sku)
+            return (item.created_ts if sort_by == "createdDate" else item.updated_ts, item.sku)
+
+        return sorted(filter(keep, items), key=sort_key, reverse=order == "DESC")
+
+    async def _get_listing(self, request: Request, seller: Seller) -> Response:
+        self._own(request, seller)
+        _marketplaces(request, "marketplaceIds")
+        included = self._included(request)
+        sku = request.path_params["sku"]
+        with self._lock:
+            item = self._catalog(seller).by_sku.get(sku)
+            if item is None:
+                raise _ApiError(
+                    404, "NOT_FOUND", f"SKU '{sku}' not found in marketplace {MARKETPLACE_ID}", ""
+                )
+            body = render_listing_item(item, included)
+        return _json(body)
+
+    async def _patch_listing(self, request: Request, seller: Seller) -> Response:
+        self._own(request, seller)
+        _marketplaces(request, "marketplaceIds")
+        mode = request.query_params.get("mode")
+        if mode not in (None, "VALIDATION_PREVIEW"):
+            raise _invalid("Invalid mode.")
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            raise _ApiError(400, "InvalidInput", _UNPARSABLE, "") from None
+        try:
+            product_type, quantity, issues = read_patch(body)
+        except MalformedPatch as exc:
+            raise _ApiError(400, "InvalidInput", exc.message, exc.details) from None
+        sku = request.path_params["sku"]
+        with self._lock:
+            item = self._catalog(seller).by_sku.get(sku)
+            if item is not None and product_type not in (item.product_type, "PRODUCT"):
+                issues.append(
+                    listing_issue(
+                        "4000003",
+                        f"The product type '{product_type}' does not match the product type "
+                        f"'{item.product_type}' of the listing.",
+                        [],
+                        "INVALID_ATTRIBUTE",
+                    )
+                )
+            previous = None if item is None else item.variation.available_quantity
+            status = "INVALID" if issues else "VALID" if mode else "ACCEPTED"
+            # Like Amazon, a patch for an unknown SKU is accepted (it would create an
+            # offer-only listing); nothing in the World changes, and the log says so.
+            applied = status == "ACCEPTED" and item is not None and quantity is not None
+            now = self.sandbox.clock.now()
+            if applied and item is not None and quantity is not None:
+                item.variation.available_quantity = quantity
+                item.updated_ts = now.timestamp()
+            submission_id = self._opaque("submission", 32).lower()
+            self.writes.append(
+                ListingWrite(
+                    at=now,
+                    seller_id=seller.seller_id,
+                    sku=sku,
+                    mode=mode or "APPLY",
+                    status=status,
+                    submission_id=submission_id,
+                    quantity=quantity,
+                    previous_quantity=previous,
+                    applied=applied,
+                )
+            )
+        return _json(
+            {"sku": sku, "status": status, "submissionId": submission_id, "issues": issues}
+        )

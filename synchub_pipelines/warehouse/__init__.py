@@ -1,0 +1,1 @@
+"""The warehouse: table definitions, migrations and fast idempotent writes. Knows no API."""

@@ -1,0 +1,47 @@
+"""Versioned schema migrations (Alembic), applied programmatically on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+_LOCK_KEY = 0x53594E43  # "SYNC"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> str:
+    """Bring the warehouse to the newest schema; a no-op when it is already there."""
+    if current_revision(engine) == head_revision():
+        return head_revision()
+    config = _config()
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Concurrent runs may start on a fresh warehouse at once; one migrates, the
+            # others wait and then find nothing to do.
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    return head_revision()

@@ -1,0 +1,190 @@
+"""Warehouse tables (grain → key). Names and columns are the analysts' contract (README).
+
+Marketplace data always carries `store_id`; central data is keyed by `sku`; money is
+NUMERIC beside a `currency`; `*_at` are UTC instants, `*_date` local business dates.
+`synced_at` says when a row's content last changed (not when it was last seen), so a
+re-run that finds nothing new leaves every row as it was.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+UtcTimestamp = sa.DateTime(timezone=True)
+Money = sa.Numeric(14, 2)
+
+stores = sa.Table(
+    "stores",
+    metadata,
+    sa.Column("store_id", sa.Text, primary_key=True, comment="<marketplace>-<seller id>"),
+    sa.Column("marketplace", sa.Text, nullable=False),
+    sa.Column("seller_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("tenant", sa.Text, nullable=False, server_default="default"),
+    sa.Column("timezone", sa.Text, nullable=False, server_default="America/Sao_Paulo"),
+    sa.Column("status", sa.Text, nullable=False, server_default="active"),
+    sa.Column("connected_at", UtcTimestamp, nullable=False),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="One row per connected marketplace account.",
+)
+
+store_credentials = sa.Table(
+    "store_credentials",
+    metadata,
+    sa.Column("store_id", sa.Text, primary_key=True),
+    sa.Column("access_token_enc", sa.Text, nullable=False),
+    sa.Column("refresh_token_enc", sa.Text),
+    sa.Column("access_expires_at", UtcTimestamp, nullable=False),
+    sa.Column("refresh_expires_at", UtcTimestamp),
+    sa.Column("extra_enc", sa.Text),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+    comment="OAuth tokens per store, encrypted at rest (Fernet). Not for analysts.",
+)
+
+central_products = sa.Table(
+    "central_products",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("parent_sku", sa.Text),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("brand", sa.Text),
+    sa.Column("category", sa.Text),
+    sa.Column("color", sa.Text),
+    sa.Column("size", sa.Text),
+    sa.Column("gtin", sa.Text),
+    sa.Column("price", Money),
+    sa.Column("cost", Money),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("weight_g", sa.Integer),
+    sa.Column("is_kit", sa.Boolean, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="The central catalog: one row per SKU, variation-level SKUs included.",
+)
+
+product_components = sa.Table(
+    "product_components",
+    metadata,
+    sa.Column("kit_sku", sa.Text, primary_key=True),
+    sa.Column("component_sku", sa.Text, primary_key=True),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="Kit compositions: how many of each component SKU one kit uses.",
+)
+
+central_stock = sa.Table(
+    "central_stock",
+    metadata,
+    sa.Column("sku", sa.Text, primary_key=True),
+    sa.Column("warehouse", sa.Text, primary_key=True),
+    sa.Column("on_hand", sa.Integer, nullable=False),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="Physical stock on hand per SKU and warehouse, from the catalog source.",
+)
+
+listings = sa.Table(
+    "listings",
+    metadata,
+    sa.Column("store_id", sa.Text, primary_key=True),
+    sa.Column("listing_id", sa.Text, primary_key=True),
+    sa.Column("variation_id", sa.Text, primary_key=True, comment="'' when no variations"),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("seller_sku", sa.Text),
+    sa.Column("gtin", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("price", Money),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("available_quantity", sa.Integer),
+    sa.Column("category_id", sa.Text),
+    sa.Column("permalink", sa.Text),
+    sa.Column("updated_at", UtcTimestamp),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="One row per store × listing × variation.",
+)
+
+listing_links = sa.Table(
+    "listing_links",
+    metadata,
+    sa.Column("store_id", sa.Text, primary_key=True),
+    sa.Column("listing_id", sa.Text, primary_key=True),
+    sa.Column("variation_id", sa.Text, primary_key=True),
+    sa.Column("sku", sa.Text, nullable=False),
+    sa.Column("method", sa.Text, nullable=False, comment="seller_sku | gtin | manual"),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="Each listing variation bound to exactly one central SKU, with how it matched.",
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("store_id", sa.Text, primary_key=True),
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False, comment="pending|paid|shipped|delivered|…"),
+    sa.Column("raw_status", sa.Text, nullable=False),
+    sa.Column("created_at", UtcTimestamp, nullable=False),
+    sa.Column("updated_at", UtcTimestamp, nullable=False),
+    sa.Column("business_date", sa.Date, nullable=False, comment="local date of creation"),
+    sa.Column("currency", sa.Text, nullable=False),
+    sa.Column("items_amount", Money, nullable=False),
+    sa.Column("shipping_cost", Money),
+    sa.Column("fee_amount", Money),
+    sa.Column("total_amount", Money, nullable=False),
+    sa.Column("buyer_hash", sa.Text),
+    sa.Column("buyer_city", sa.Text),
+    sa.Column("buyer_state", sa.Text),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    sa.Index("ix_orders_store_business_date", "store_id", "business_date"),
+    sa.Index("ix_orders_store_updated_at", "store_id", "updated_at"),
+    comment="One row per store × order.",
+)
+
+order_items = sa.Table(
+    "order_items",
+    metadata,
+    sa.Column("store_id", sa.Text, primary_key=True),
+    sa.Column("order_id", sa.Text, primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True),
+    sa.Column("listing_id", sa.Text),
+    sa.Column("variation_id", sa.Text, nullable=False),
+    sa.Column("seller_sku", sa.Text),
+    sa.Column("title", sa.Text),
+    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("unit_price", Money, nullable=False),
+    sa.Column("fee", Money),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="One row per order line.",
+)
+
+stock_snapshots = sa.Table(
+    "stock_snapshots",
+    metadata,
+    sa.Column("store_id", sa.Text, primary_key=True),
+    sa.Column("listing_id", sa.Text, primary_key=True),
+    sa.Column("variation_id", sa.Text, primary_key=True),
+    sa.Column("snapshot_at", UtcTimestamp, primary_key=True),
+    sa.Column("seller_sku", sa.Text),
+    sa.Column("available_quantity", sa.Integer, nullable=False),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="Published quantity per store × listing × variation at each snapshot time.",
+)
+
+ingest_errors = sa.Table(
+    "ingest_errors",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True, comment="e.g. mercadolivre.orders"),
+    sa.Column("store_id", sa.Text, primary_key=True, comment="'' when not store-bound"),
+    sa.Column("record_key", sa.Text, primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("first_seen_at", UtcTimestamp, nullable=False),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="Records that failed validation, kept with the reason (never dropped).",
+)
+
+# Columns that identify a row, per table: the conflict target of every upsert.
+KEYS: dict[str, tuple[str, ...]] = {
+    t.name: tuple(c.name for c in t.primary_key.columns) for t in metadata.sorted_tables
+}
