@@ -25,9 +25,22 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
     for item in args.rate_limit or []:
         name, _, value = item.partition("=")
         limits[name] = float(value)
+    sellers = None
+    if args.marketplaces:
+        from synchub_pipelines.sandbox.world import default_sellers
+
+        wanted = set(args.marketplaces.split(","))
+        sellers = [s for s in default_sellers() if s.marketplace in wanted]
+        if args.one_account:
+            sellers = [
+                s
+                for i, s in enumerate(sellers)
+                if s.marketplace not in {x.marketplace for x in sellers[:i]}
+            ]
     config = SandboxConfig(
         seed=args.seed,
         size=args.size,
+        sellers=sellers,
         faults=Faults(
             rate_429=args.rate_429,
             rate_5xx=args.rate_5xx,
@@ -35,6 +48,7 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
             slow_seconds=args.slow_seconds,
         ),
         rate_limits=limits,
+        prewarm=args.prewarm,
     )
     print(f"sandbox on http://{args.host}:{args.port}/<marketplace> (size {args.size})", flush=True)
     serve_forever(config, args.host, args.port)
@@ -134,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8788)
     serve.add_argument("--size", default="demo", choices=["tiny", "demo", "large"])
     serve.add_argument("--seed", type=int, default=7)
+    serve.add_argument(
+        "--marketplaces", help="comma-separated: only these marketplaces' sellers (default: all)"
+    )
+    serve.add_argument(
+        "--one-account", action="store_true", help="one seller per marketplace (benchmarks)"
+    )
+    serve.add_argument(
+        "--prewarm", action="store_true", help="pre-render responses before serving (benchmarks)"
+    )
     serve.add_argument("--rate-429", type=float, default=0.0, help="share of requests answered 429")
     serve.add_argument("--rate-5xx", type=float, default=0.0, help="share answered 5xx")
     serve.add_argument("--slow-rate", type=float, default=0.0, help="share answered slowly")

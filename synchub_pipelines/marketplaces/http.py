@@ -128,20 +128,22 @@ class ApiHttp:
         reauthenticated = False
         for attempt in self._retrying(operation):
             with attempt:
+                # Building may refresh the token; a refused refresh is final, not a reason
+                # to re-authenticate again.
+                request = build()
                 try:
-                    return self._send_once(operation, build)
+                    return self._send_once(operation, request)
                 except AuthError:
                     if reauthenticate is None or reauthenticated:
                         raise
                     reauthenticated = True
                     reauthenticate()
-                    return self._send_once(operation, build)
+                    return self._send_once(operation, build())
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    def _send_once(self, operation: str, build: Callable[[], httpx.Request]) -> httpx.Response:
+    def _send_once(self, operation: str, request: httpx.Request) -> httpx.Response:
         if self.limiter is not None:
             self.throttled_seconds += self.limiter.acquire()
-        request = build()
         started = time.perf_counter()
         self.stats["requests"] += 1
         try:

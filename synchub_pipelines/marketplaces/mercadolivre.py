@@ -9,6 +9,7 @@ split until each fits; errors come as {"message", "error", "status", "cause"}.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -253,6 +254,29 @@ def order_from_ml(order: MLOrder, store: Store, buyer_salt: str) -> Order:
     )
 
 
+class MLPaging(_Lenient):
+    total: int
+    offset: int = 0
+    limit: int = ORDERS_PAGE
+
+
+class MLOrderSearch(_Lenient):
+    results: list[MLOrder]
+    paging: MLPaging
+
+
+def parse_order_search(content: bytes, store: Store, buyer_salt: str) -> tuple[int, Page[Order]]:
+    """One orders/search page → (total, orders). Validating straight from the JSON bytes is
+    ~6x faster than from dicts; only a page with a bad record pays for record-by-record."""
+    try:
+        page = MLOrderSearch.model_validate_json(content)
+    except ValidationError:
+        body = json.loads(content)
+        return int(body["paging"]["total"]), parse_orders(body["results"], store, buyer_salt)
+    orders = [order_from_ml(order, store, buyer_salt) for order in page.results]
+    return page.paging.total, Page(records=orders)
+
+
 def parse_orders(raws: Sequence[Any], store: Store, buyer_salt: str) -> Page[Order]:
     page: Page[Order] = Page()
     for raw in raws:
@@ -445,7 +469,7 @@ class MercadoLivreClient:
 
     def _search_orders(
         self, start: datetime, end: datetime, by: TimeField, offset: int
-    ) -> dict[str, Any]:
+    ) -> tuple[int, Page[Order]]:
         field = "date_created" if by == "created" else "date_last_updated"
         params = {
             "seller": self.store.seller_id,
@@ -456,7 +480,8 @@ class MercadoLivreClient:
             "offset": offset,
             "limit": ORDERS_PAGE,
         }
-        return dict(self._get("orders.search", "/orders/search", params))
+        response = self._call("orders.search", "GET", "/orders/search", params=params)
+        return parse_order_search(response.content, self.store, self._buyer_salt)
 
     def iter_orders(
         self, start: datetime, end: datetime, by: TimeField = "created"
@@ -465,16 +490,14 @@ class MercadoLivreClient:
         windows = [(start, end)]
         while windows:
             lo, hi = windows.pop(0)
-            first = self._search_orders(lo, hi, by, 0)
-            total = int(first["paging"]["total"])
+            total, first = self._search_orders(lo, hi, by, 0)
             if total > ORDERS_OFFSET_REACH and hi - lo > MIN_WINDOW:
                 middle = lo + (hi - lo) / 2
                 windows[:0] = [(lo, middle), (middle, hi)]
                 continue
-            yield parse_orders(first["results"], self.store, self._buyer_salt)
+            yield first
             for offset in range(ORDERS_PAGE, min(total, ORDERS_OFFSET_REACH), ORDERS_PAGE):
-                page = self._search_orders(lo, hi, by, offset)
-                yield parse_orders(page["results"], self.store, self._buyer_salt)
+                yield self._search_orders(lo, hi, by, offset)[1]
 
     def get_orders(self, order_ids: Sequence[str]) -> Page[Order]:
         raws = [self._get("orders.get", f"/orders/{order_id}") for order_id in order_ids]

@@ -43,6 +43,8 @@ class SandboxConfig:
     faults: Faults = field(default_factory=Faults)
     # Requests per second each simulator allows a caller, overriding its default quota.
     rate_limits: dict[str, float] = field(default_factory=dict)
+    # Pre-render responses at start-up (benchmarks measure the client, not the simulator).
+    prewarm: bool = False
 
 
 class Sandbox:
@@ -63,6 +65,11 @@ class Sandbox:
             module = importlib.import_module(f"synchub_pipelines.sandbox.{module_name}")
             simulator = module.Simulator(self)
             self.simulators[simulator.name] = simulator
+        if self.config.prewarm:
+            for simulator in self.simulators.values():
+                warm = getattr(simulator, "warm", None)
+                if warm is not None:
+                    warm()
 
     def rate_limit(self, marketplace: str, default: float) -> float:
         return self.config.rate_limits.get(marketplace, default)

@@ -1,0 +1,238 @@
+"""Backfill benchmark: a large sandbox store's order history into PostgreSQL.
+
+Runs the real `orders` asset (dg.materialize over the whole date range × the store, as a
+backfill run would) against the sandbox served by a separate process on loopback, with no
+artificial latency or faults, into a throwaway PostgreSQL database. Prints:
+
+- end-to-end orders/s and the same figure for a plain COPY of the very same rows into an
+  empty table (the limit: what PostgreSQL ingests with nothing else to do), and the ratio;
+- the peak resident memory growth of this process while backfilling a quarter of the
+  range and then the whole range (flat memory: the second is not 4× the first).
+
+Usage: python benchmarks/backfill.py [--size large] [--pg postgresql://postgres@127.0.0.1/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+SP = ZoneInfo("America/Sao_Paulo")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def sandbox_process(size: str, marketplaces: str):  # type: ignore[no-untyped-def]
+    port = free_port()
+    command = [
+        sys.executable, "-m", "synchub_pipelines.cli", "sandbox", "serve",
+        "--port", str(port), "--size", size, "--marketplaces", marketplaces, "--one-account",
+        "--rate-limit", "mercadolivre=1000000", "--prewarm",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"{url}/_sandbox/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("sandbox did not start")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextmanager
+def throwaway_database(admin_url: str):  # type: ignore[no-untyped-def]
+    name = f"synchub_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = make_url(admin_url).set(drivername="postgresql+psycopg", database=name)
+        yield url.render_as_string(hide_password=False), name
+    finally:
+        from synchub_pipelines.warehouse.engine import engine_for
+
+        engine_for.cache_clear()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class RssSampler:
+    """Peak resident memory of this process over a phase, sampled from /proc."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def current() -> int:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            time.sleep(0.05)
+
+    def __enter__(self) -> RssSampler:
+        self.peak = self.current()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def connect_store(api_url: str, warehouse_url: str) -> str:
+    from synchub_pipelines import settings
+    from synchub_pipelines.connect import connect_mercadolivre, mercadolivre_app_from_env
+    from synchub_pipelines.warehouse.credentials import SqlTokenStore
+    from synchub_pipelines.warehouse.engine import engine_for
+    from synchub_pipelines.warehouse.migrate import migrate
+
+    engine = engine_for(warehouse_url)
+    migrate(engine)
+    app = mercadolivre_app_from_env()
+    url, _ = app.authorization_url()
+    answer = httpx.get(url, follow_redirects=False)
+    code = parse_qs(urlparse(answer.headers["location"]).query)["code"][0]
+    store = connect_mercadolivre(app, code, engine, SqlTokenStore(engine, settings.secret_key()))
+    return store.store_id
+
+
+def materialize_orders(store_id: str, first: date, last: date) -> float:
+    import dagster as dg
+
+    from synchub_pipelines.definitions import defs
+    from synchub_pipelines.defs.stores.assets import sync_store_partitions
+
+    orders_asset = next(
+        a
+        for a in defs.assets or []
+        if isinstance(a, dg.AssetsDefinition) and dg.AssetKey("orders") in a.keys
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    sync_store_partitions(instance, [store_id])
+    start = dg.MultiPartitionKey({"date": first.isoformat(), "store": store_id})
+    end = dg.MultiPartitionKey({"date": last.isoformat(), "store": store_id})
+    began = time.perf_counter()
+    result = dg.materialize(
+        [orders_asset],
+        instance=instance,
+        resources=defs.resources,
+        tags={
+            "dagster/asset_partition_range_start": str(start),
+            "dagster/asset_partition_range_end": str(end),
+        },
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    assert result.success
+    return time.perf_counter() - began
+
+
+def copy_baseline(db_name: str, admin_url: str) -> tuple[int, float]:
+    """COPY the rows the backfill landed into empty twin tables: PostgreSQL's ingest limit."""
+    url = make_url(admin_url).set(database=db_name).render_as_string(hide_password=False)
+    with psycopg.connect(url) as conn:
+        orders = conn.execute("SELECT * FROM orders").fetchall()
+        items = conn.execute("SELECT * FROM order_items").fetchall()
+        conn.execute("CREATE TABLE copy_orders (LIKE orders INCLUDING ALL)")
+        conn.execute("CREATE TABLE copy_items (LIKE order_items INCLUDING ALL)")
+        conn.commit()
+        began = time.perf_counter()
+        with conn.cursor() as cur:
+            with cur.copy("COPY copy_orders FROM STDIN") as copy:
+                for row in orders:
+                    copy.write_row(row)
+            with cur.copy("COPY copy_items FROM STDIN") as copy:
+                for row in items:
+                    copy.write_row(row)
+        conn.commit()
+        return len(orders), time.perf_counter() - began
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="large", choices=["tiny", "demo", "large"])
+    parser.add_argument("--pg", default=os.environ.get(
+        "SYNCHUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))  # fmt: skip
+    args = parser.parse_args()
+
+    os.environ.setdefault("SYNCHUB_SECRET_KEY", Fernet.generate_key().decode())
+    os.environ["SYNCHUB_DATA_DIR"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "synchub-bench")
+    from synchub_pipelines.demo.run import configure_sandbox_env
+    from synchub_pipelines.sandbox.world import World, WorldSize, default_sellers
+
+    size = WorldSize.named(args.size)
+    anchor_day = datetime.now(UTC).astimezone(SP).date()
+    first = anchor_day - timedelta(days=size.days + 1)
+    quarter_end = first + timedelta(days=(size.days + 1) // 4)
+    print(f"world: {size.orders_per_seller} orders over {size.days} days, one Mercado Livre store")
+    with sandbox_process(args.size, "mercadolivre") as api, throwaway_database(args.pg) as (url, db):
+        configure_sandbox_env(api)
+        os.environ["SYNCHUB_ML_REQUESTS_PER_SECOND"] = "100000"
+        os.environ["SYNCHUB_WAREHOUSE_URL"] = url
+        store_id = connect_store(f"{api}/mercadolivre", url)
+
+        with RssSampler() as part_mem:
+            base_mem = part_mem.peak
+            part_seconds = materialize_orders(store_id, first, quarter_end)
+        with psycopg.connect(make_url(args.pg).set(database=db).render_as_string(False)) as conn:
+            part_orders = conn.execute("SELECT count(*) FROM orders").fetchone()[0]  # type: ignore[index]
+        with RssSampler() as full_mem:
+            full_seconds = materialize_orders(store_id, quarter_end + timedelta(days=1), anchor_day)
+        copied, copy_seconds = copy_baseline(db, args.pg)
+
+    total = copied
+    rest = total - part_orders
+    e2e = rest / full_seconds
+    copy_rate = copied / copy_seconds
+    del World, default_sellers
+    print(f"orders backfilled:          {total}")
+    print(f"first quarter:              {part_orders} orders in {part_seconds:.1f}s "
+          f"= {part_orders / part_seconds:,.0f} orders/s")  # fmt: skip
+    print(f"remaining three quarters:   {rest} orders in {full_seconds:.1f}s = {e2e:,.0f} orders/s")
+    print(f"plain COPY of the same rows: {copied} orders in {copy_seconds:.2f}s "
+          f"= {copy_rate:,.0f} orders/s")  # fmt: skip
+    print(f"end-to-end / plain COPY:    {e2e / copy_rate:.2f}")
+    mib = 1024 * 1024
+    print(f"peak RSS growth, quarter:   {(part_mem.peak - base_mem) / mib:,.0f} MiB "
+          f"({part_orders} orders)")  # fmt: skip
+    print(f"peak RSS growth, rest:      {(full_mem.peak - base_mem) / mib:,.0f} MiB "
+          f"({rest} orders; flat memory means this is not ~3x the quarter's)")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
