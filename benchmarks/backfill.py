@@ -191,7 +191,7 @@ def main() -> int:
 
     os.environ.setdefault("SYNCHUB_SECRET_KEY", Fernet.generate_key().decode())
     os.environ["SYNCHUB_DATA_DIR"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / "synchub-bench")
-    from synchub_pipelines.demo.run import configure_sandbox_env
+    from synchub_pipelines.demo.sandbox_accounts import configure_sandbox_env
     from synchub_pipelines.sandbox.world import World, WorldSize, default_sellers
 
     size = WorldSize.named(args.size)
@@ -199,7 +199,10 @@ def main() -> int:
     first = anchor_day - timedelta(days=size.days + 1)
     quarter_end = first + timedelta(days=(size.days + 1) // 4)
     print(f"world: {size.orders_per_seller} orders over {size.days} days, one Mercado Livre store")
-    with sandbox_process(args.size, "mercadolivre") as api, throwaway_database(args.pg) as (url, db):
+    with (
+        sandbox_process(args.size, "mercadolivre") as api,
+        throwaway_database(args.pg) as (url, db),
+    ):
         configure_sandbox_env(api)
         os.environ["SYNCHUB_ML_REQUESTS_PER_SECOND"] = "100000"
         os.environ["SYNCHUB_WAREHOUSE_URL"] = url

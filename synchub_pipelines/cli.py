@@ -70,27 +70,49 @@ def _cmd_sandbox_catalog(args: argparse.Namespace) -> int:
 
 
 def _cmd_connect(args: argparse.Namespace) -> int:
-    from synchub_pipelines.connect import connect_mercadolivre, mercadolivre_app_from_env
+    import getpass
+    import os
+
+    from pydantic import SecretStr
+
+    from synchub_pipelines import connect
     from synchub_pipelines.warehouse.credentials import SqlTokenStore
     from synchub_pipelines.warehouse.engine import engine_for
     from synchub_pipelines.warehouse.migrate import migrate
 
-    if args.marketplace != "mercadolivre":
-        print(f"connect: {args.marketplace} is not supported yet", file=sys.stderr)
-        return 2
-    app = mercadolivre_app_from_env()
-    if not args.code:
-        url, state = app.authorization_url()
-        print("1. Open this URL as the seller and grant access:\n")
-        print(f"   {url}\n")
-        print(f"2. Check that the redirect's state is {state}, then run:\n")
-        print("   synchub connect mercadolivre --code <the code= value of the redirect>")
-        return 0
+    apis = connect.marketplaces_from_env()
     engine = engine_for(settings.warehouse_url())
     migrate(engine)
-    store = connect_mercadolivre(
-        app, args.code, engine, SqlTokenStore(engine, settings.secret_key()), tenant=args.tenant
-    )
+    tokens = SqlTokenStore(engine, settings.secret_key())
+    if args.marketplace == "amazon":
+        # A private app's refresh token comes from Seller Central; never take it as an
+        # argument (shell history, process list).
+        if not args.seller_id:
+            print(
+                "connect amazon: --seller-id (the selling partner id) is required", file=sys.stderr
+            )
+            return 2
+        secret = os.environ.get("SYNCHUB_AMAZON_REFRESH_TOKEN") or getpass.getpass(
+            "Seller Central refresh token (Atzr|…): "
+        )
+        store = connect.connect_amazon(
+            apis.amazon.app(), args.seller_id, SecretStr(secret), engine, tokens, args.tenant
+        )
+    else:
+        app = getattr(apis, args.marketplace).app()
+        if not args.code:
+            url, state = app.authorization_url()
+            print("1. Open this URL as the seller and grant access:\n")
+            print(f"   {url}\n")
+            print(f"2. Check that the redirect's state is {state}, then run:\n")
+            print(f"   synchub connect {args.marketplace} --code <the code of the redirect>")
+            return 0
+        if args.marketplace == "tiktok":
+            store = connect.connect_tiktok(
+                app, args.code, engine, tokens, args.tenant, args.shop_id
+            )
+        else:
+            store = connect.connect_mercadolivre(app, args.code, engine, tokens, args.tenant)
     print(f"connected {store.store_id} ({store.name}); the stores sensor adds its partition")
     return 0
 
@@ -175,8 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.set_defaults(func=_cmd_sandbox_catalog)
 
     connect = commands.add_parser("connect", help="connect a marketplace account (OAuth)")
-    connect.add_argument("marketplace", choices=["mercadolivre"])
+    connect.add_argument("marketplace", choices=["mercadolivre", "tiktok", "amazon"])
     connect.add_argument("--code", help="the authorization code from the redirect")
+    connect.add_argument("--shop-id", help="TikTok: the shop, when a grant covers several")
+    connect.add_argument("--seller-id", help="Amazon: the selling partner id")
     connect.add_argument("--tenant", default="default")
     connect.set_defaults(func=_cmd_connect)
 

@@ -2,38 +2,23 @@
 
 from __future__ import annotations
 
-import os
-
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
-from synchub_pipelines.marketplaces import mercadolivre
-from synchub_pipelines.marketplaces.tokens import MemoryTokenStore, TokenStore
+from synchub_pipelines.defs.marketplaces import MarketplacesResource
+from synchub_pipelines.marketplaces import amazon, mercadolivre, tiktok
+from synchub_pipelines.marketplaces.tokens import MemoryTokenStore, TokenSet, TokenStore
 from synchub_pipelines.models import Marketplace, Store
 from synchub_pipelines.warehouse.stores import register_store
 
 
-class ConfigurationError(RuntimeError):
-    pass
-
-
-def require_env(name: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise ConfigurationError(f"{name} is not set (see README, 'Configuration')")
-    return value
+def marketplaces_from_env() -> MarketplacesResource:
+    """The marketplace settings of the code location, with secrets resolved (CLI use)."""
+    return MarketplacesResource.from_environment(resolve=True)
 
 
 def mercadolivre_app_from_env() -> mercadolivre.MercadoLivreApp:
-    return mercadolivre.MercadoLivreApp(
-        client_id=require_env("SYNCHUB_ML_CLIENT_ID"),
-        client_secret=SecretStr(require_env("SYNCHUB_ML_CLIENT_SECRET")),
-        redirect_uri=os.environ.get(
-            "SYNCHUB_ML_REDIRECT_URI", "https://localhost:8787/synchub/callback/mercadolivre"
-        ),
-        api_url=os.environ.get("SYNCHUB_ML_API_URL", mercadolivre.PRODUCTION_API_URL),
-        auth_url=os.environ.get("SYNCHUB_ML_AUTH_URL", mercadolivre.PRODUCTION_AUTH_URL),
-    )
+    return marketplaces_from_env().mercadolivre.app()
 
 
 def connect_mercadolivre(
@@ -60,6 +45,47 @@ def connect_mercadolivre(
         name=str(me.get("nickname") or seller_id),
         tenant=tenant,
     )
+    return _register(engine, token_store, store, tokens)
+
+
+def connect_tiktok(
+    app: tiktok.TikTokApp,
+    code: str,
+    engine: Engine,
+    token_store: TokenStore,
+    tenant: str = "default",
+    shop_id: str | None = None,
+) -> Store:
+    """Exchange a TikTok Shop authorization code; the grant's shop becomes the store."""
+    http = app.new_http()
+    try:
+        shop_id, tokens = app.exchange_code(http, code, shop_id)
+        names = {shop.id: shop.name for shop in app.authorized_shops(http, tokens)}
+    finally:
+        http.close()
+    store = Store.of(Marketplace.TIKTOK, shop_id, name=names.get(shop_id) or shop_id, tenant=tenant)
+    return _register(engine, token_store, store, tokens)
+
+
+def connect_amazon(
+    app: amazon.AmazonApp,
+    selling_partner_id: str,
+    refresh_token: SecretStr,
+    engine: Engine,
+    token_store: TokenStore,
+    tenant: str = "default",
+) -> Store:
+    """Connect a selling partner from the refresh token Seller Central issued (private app)."""
+    http = app.new_lwa_http()
+    try:
+        tokens = app.connect_with_refresh_token(http, refresh_token)
+    finally:
+        http.close()
+    store = Store.of(Marketplace.AMAZON, selling_partner_id, name=selling_partner_id, tenant=tenant)
+    return _register(engine, token_store, store, tokens)
+
+
+def _register(engine: Engine, token_store: TokenStore, store: Store, tokens: TokenSet) -> Store:
     token_store.save(store.store_id, tokens)
     register_store(engine, store)
     return store

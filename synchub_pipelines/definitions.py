@@ -10,16 +10,11 @@ from synchub_pipelines import settings
 from synchub_pipelines.defs.catalog.assets import central_products, central_stock
 from synchub_pipelines.defs.checks import checks
 from synchub_pipelines.defs.listings.assets import listing_links, listings
+from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.orders.assets import orders
-from synchub_pipelines.defs.resources import (
-    CatalogFileResource,
-    MarketplacesResource,
-    MercadoLivreResource,
-    WarehouseResource,
-)
+from synchub_pipelines.defs.resources import CatalogFileResource, WarehouseResource
 from synchub_pipelines.defs.stock.assets import stock_snapshots
 from synchub_pipelines.defs.stores.assets import store_partitions_sensor, stores
-from synchub_pipelines.marketplaces import mercadolivre
 
 DEMO_CATALOG = settings.PROJECT_ROOT / "synchub_pipelines" / "demo" / "catalog.csv"
 
@@ -44,19 +39,7 @@ def resources() -> dict[str, object]:
             buyer_salt=dg.EnvVar("SYNCHUB_BUYER_SALT") if env("SYNCHUB_BUYER_SALT") else "synchub",
         ),
         "catalog_file": CatalogFileResource(path=env("SYNCHUB_CATALOG_FILE", str(DEMO_CATALOG))),
-        "marketplaces": MarketplacesResource(
-            mercadolivre=MercadoLivreResource(
-                client_id=dg.EnvVar("SYNCHUB_ML_CLIENT_ID"),
-                client_secret=dg.EnvVar("SYNCHUB_ML_CLIENT_SECRET"),
-                redirect_uri=env(
-                    "SYNCHUB_ML_REDIRECT_URI",
-                    "https://localhost:8787/synchub/callback/mercadolivre",
-                ),
-                api_url=env("SYNCHUB_ML_API_URL", mercadolivre.PRODUCTION_API_URL),
-                auth_url=env("SYNCHUB_ML_AUTH_URL", mercadolivre.PRODUCTION_AUTH_URL),
-                requests_per_second=float(env("SYNCHUB_ML_REQUESTS_PER_SECOND", "50")),
-            )
-        ),
+        "marketplaces": MarketplacesResource.from_environment(),
     }
 
 

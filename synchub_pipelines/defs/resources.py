@@ -1,22 +1,18 @@
 """Dagster resources: the warehouse and one resource per marketplace API.
 
 Secrets come through `dg.EnvVar`, so they are resolved at run time and never shown in
-the UI or stored in run configuration. The marketplace resources only assemble clients
-from `synchub_pipelines.marketplaces`; every protocol detail lives there.
+the UI or stored in run configuration. The marketplace APIs' resources are in
+`defs/marketplaces.py`.
 """
 
 import threading
-from typing import Any
 
 import dagster as dg
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from synchub_pipelines import settings
-from synchub_pipelines.marketplaces import mercadolivre
-from synchub_pipelines.marketplaces.base import StoreClient
 from synchub_pipelines.marketplaces.tokens import TokenStore
-from synchub_pipelines.models import Marketplace, Store
 from synchub_pipelines.warehouse.credentials import SqlTokenStore
 from synchub_pipelines.warehouse.engine import engine_for, redacted
 from synchub_pipelines.warehouse.migrate import migrate
@@ -52,46 +48,6 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     @property
     def display_url(self) -> str:
         return redacted(self.url)
-
-
-class MercadoLivreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Mercado Livre API application (production or sandbox, by base URL)."""
-
-    client_id: str = Field(description="Application id (SYNCHUB_ML_CLIENT_ID)")
-    client_secret: str = Field(description="Application secret (SYNCHUB_ML_CLIENT_SECRET)")
-    redirect_uri: str = Field(description="Registered redirect URI (SYNCHUB_ML_REDIRECT_URI)")
-    api_url: str = mercadolivre.PRODUCTION_API_URL
-    auth_url: str = mercadolivre.PRODUCTION_AUTH_URL
-    requests_per_second: float = Field(
-        default=50.0, description="Client-side pace; ML publishes no number, 429s slow it further"
-    )
-
-    def app(self) -> mercadolivre.MercadoLivreApp:
-        return mercadolivre.MercadoLivreApp(
-            client_id=self.client_id,
-            client_secret=SecretStr(self.client_secret),
-            redirect_uri=self.redirect_uri,
-            api_url=self.api_url,
-            auth_url=self.auth_url,
-            requests_per_second=self.requests_per_second,
-        )
-
-
-class MarketplacesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """Every configured marketplace API; hands out a client for a connected store."""
-
-    mercadolivre: MercadoLivreResource
-    _apps: dict[str, Any] = PrivateAttr(default_factory=dict)
-
-    def client_for(self, store: Store, warehouse: WarehouseResource) -> StoreClient:
-        token_store = warehouse.token_store()
-        if store.marketplace is Marketplace.MERCADOLIVRE:
-            app = self._apps.setdefault("mercadolivre", self.mercadolivre.app())
-            return mercadolivre.MercadoLivreClient(app, store, token_store, warehouse.buyer_salt)
-        raise dg.Failure(
-            f"store {store.store_id}: marketplace {store.marketplace.value} is not configured "
-            "in this code location"
-        )
 
 
 class CatalogFileResource(dg.ConfigurableResource):  # type: ignore[type-arg]

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-import httpx
 import sqlalchemy as sa
 
 from synchub_pipelines import settings
 from synchub_pipelines.models import DEFAULT_TIMEZONE
 from synchub_pipelines.warehouse.engine import engine_for, redacted
 from synchub_pipelines.warehouse.migrate import migrate
+
+if TYPE_CHECKING:
+    from synchub_pipelines.sandbox.world import Seller
 
 DEMO_TABLES = (
     "stores",
@@ -38,42 +40,14 @@ DEMO_TABLES = (
 )
 
 
-def _authorization_code(auth_url: str, seller_id: str) -> str:
-    """Play the seller's browser: open the consent page and read the code off the redirect."""
-    separator = "&" if "?" in auth_url else "?"
-    response = httpx.get(f"{auth_url}{separator}user_id={seller_id}", follow_redirects=False)
-    if response.status_code != 302:
-        raise RuntimeError(f"sandbox consent page answered {response.status_code}")
-    return parse_qs(urlparse(response.headers["location"]).query)["code"][0]
-
-
-def configure_sandbox_env(base_url: str) -> None:
-    from synchub_pipelines.sandbox import mercadolivre as ml_sandbox
-
-    os.environ["SYNCHUB_ML_CLIENT_ID"] = ml_sandbox.APP_ID
-    os.environ["SYNCHUB_ML_CLIENT_SECRET"] = ml_sandbox.APP_SECRET
-    os.environ["SYNCHUB_ML_REDIRECT_URI"] = ml_sandbox.REDIRECT_URI
-    os.environ["SYNCHUB_ML_API_URL"] = f"{base_url}/mercadolivre"
-    os.environ["SYNCHUB_ML_AUTH_URL"] = f"{base_url}/mercadolivre"
-    os.environ.setdefault("SYNCHUB_ML_REQUESTS_PER_SECOND", "400")
-
-
-def connect_sandbox_sellers(sandbox_world_sellers: list[tuple[str, str]]) -> list[str]:
-    """Connect every sandbox seller through the OAuth code flow; returns store ids."""
-    from synchub_pipelines.connect import connect_mercadolivre, mercadolivre_app_from_env
+def connect_sandbox_sellers(sellers: Sequence[Seller]) -> list[str]:
+    """Connect every sandbox seller through its marketplace's connection flow."""
+    from synchub_pipelines.demo.sandbox_accounts import connect_sellers
     from synchub_pipelines.warehouse.credentials import SqlTokenStore
 
     engine = engine_for(settings.warehouse_url())
     token_store = SqlTokenStore(engine, settings.secret_key())
-    app = mercadolivre_app_from_env()
-    store_ids = []
-    for marketplace, seller_id in sandbox_world_sellers:
-        if marketplace != "mercadolivre":
-            continue
-        url, _state = app.authorization_url()
-        store = connect_mercadolivre(app, _authorization_code(url, seller_id), engine, token_store)
-        store_ids.append(store.store_id)
-    return store_ids
+    return [store.store_id for store in connect_sellers(sellers, engine, token_store)]
 
 
 def table_counts(url: str) -> dict[str, int]:
@@ -98,13 +72,18 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
     print(f"warehouse: {redacted(url)}")
     migrate(engine_for(url))
 
-    sandbox = Sandbox(SandboxConfig(seed=seed, size=size))
+    from synchub_pipelines.demo.sandbox_accounts import (
+        AMAZON_QUOTA_SCALE,
+        configure_sandbox_env,
+        sandbox_rate_limits,
+    )
+
+    sandbox = Sandbox(SandboxConfig(seed=seed, size=size, rate_limits=sandbox_rate_limits()))
     with RunningSandbox(sandbox) as running:
         print(f"sandbox:   {running.url} ({len(sandbox.world.orders)} orders in its world)")
+        print(f"           Amazon quotas scaled x{AMAZON_QUOTA_SCALE:.0f} to keep the demo short")
         configure_sandbox_env(running.url)
-        store_ids = connect_sandbox_sellers(
-            [(s.marketplace, s.seller_id) for s in sandbox.world.sellers]
-        )
+        store_ids = connect_sandbox_sellers(sandbox.world.sellers)
         print(f"connected: {', '.join(store_ids)}")
         oldest = min(o.created_at for o in sandbox.world.orders)
         first_day = (oldest.astimezone(ZoneInfo(DEFAULT_TIMEZONE)) - timedelta(days=1)).date()

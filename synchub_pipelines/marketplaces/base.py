@@ -26,7 +26,12 @@ class Page(Generic[T]):
 
 
 class StoreClient(Protocol):
-    """One connected account's API, spoken in the canonical model."""
+    """One connected account's API, spoken in the canonical model.
+
+    A client may set `max_window_days` (default 1): how many business days one
+    `iter_orders` call should cover when a backfill spans many. Day windows run in
+    parallel; APIs whose quota is per query rather than per page want longer ones.
+    """
 
     def iter_listings(self) -> Iterator[Page[Listing]]: ...
 

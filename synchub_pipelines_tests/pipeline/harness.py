@@ -16,12 +16,13 @@ from pydantic import SecretStr
 
 from synchub_pipelines import settings
 from synchub_pipelines.connect import connect_mercadolivre
-from synchub_pipelines.defs.resources import (
-    CatalogFileResource,
+from synchub_pipelines.defs.marketplaces import (
+    AmazonResource,
     MarketplacesResource,
     MercadoLivreResource,
-    WarehouseResource,
+    TikTokResource,
 )
+from synchub_pipelines.defs.resources import CatalogFileResource, WarehouseResource
 from synchub_pipelines.demo.run import DEMO_TABLES, materialize_everything
 from synchub_pipelines.marketplaces.http import HttpSettings
 from synchub_pipelines.marketplaces.mercadolivre import MercadoLivreApp
@@ -96,7 +97,9 @@ class Harness:
                     api_url=base,
                     auth_url=base,
                     requests_per_second=2000,
-                )
+                ),
+                tiktok=TikTokResource(),
+                amazon=AmazonResource(),
             ),
         }
 
@@ -121,7 +124,12 @@ class Harness:
         store_ids = store_ids or self.connect_all()
         first, last = self.world_days()
         failed = materialize_everything(
-            store_ids, first, last, instance=instance, resources=self.resources(), say=lambda _: None
+            store_ids,
+            first,
+            last,
+            instance=instance,
+            resources=self.resources(),
+            say=lambda _: None,
         )
         return PipelineRun(store_ids, failed, first, last)
 
@@ -134,7 +142,8 @@ class Harness:
                 columns = [
                     c["name"]
                     for c in sa.inspect(conn).get_columns(table)
-                    if with_synced_at or c["name"] not in {"synced_at", "first_seen_at", "connected_at"}
+                    if with_synced_at
+                    or c["name"] not in {"synced_at", "first_seen_at", "connected_at"}
                 ]
                 rows = conn.execute(
                     sa.text(f"SELECT {', '.join(columns)} FROM {table} ORDER BY 1, 2, 3")

@@ -14,9 +14,7 @@ from synchub_pipelines_tests.pipeline.harness import Harness
 SP = ZoneInfo("America/Sao_Paulo")
 
 
-def test_pipeline_fills_every_table_and_rerun_changes_nothing(
-    sandbox, warehouse_url, tmp_path
-):  # type: ignore[no-untyped-def]
+def test_pipeline_fills_every_table_and_rerun_changes_nothing(sandbox, warehouse_url, tmp_path):  # type: ignore[no-untyped-def]
     harness = Harness(sandbox, warehouse_url, tmp_path)
     world = sandbox.sandbox.world
     with dg.instance_for_test() as instance:
@@ -31,7 +29,9 @@ def test_pipeline_fills_every_table_and_rerun_changes_nothing(
         assert counts["order_items"] == sum(len(o.lines) for o in ml_orders)
         assert counts["central_products"] == len(world.products)
         assert counts["listings"] == sum(
-            len(lst.variations) for lst in world.listings if lst.seller.marketplace == "mercadolivre"
+            len(lst.variations)
+            for lst in world.listings
+            if lst.seller.marketplace == "mercadolivre"
         )
         # Unmatched on purpose (blank or stale seller SKUs) stay unlinked, never guessed.
         unmatched = [
@@ -101,4 +101,6 @@ def test_order_at_2330_local_lands_in_that_local_day(sandbox, sqlite_url, tmp_pa
             {"id": str(late.order_number)},
         ).one()
     assert str(row.business_date) == local_day.isoformat()
-    assert order_partitions.get_partition_key_from_str(str(key)).keys_by_dimension["store"] == store_id
+    assert (
+        order_partitions.get_partition_key_from_str(str(key)).keys_by_dimension["store"] == store_id
+    )

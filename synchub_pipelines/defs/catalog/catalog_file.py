@@ -16,7 +16,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticUndefined
 
 from synchub_pipelines.marketplaces.base import describe_validation_error
 from synchub_pipelines.models import CentralProduct, CentralStock, ProductComponent, Rejected
@@ -50,8 +51,13 @@ class CatalogRow(BaseModel):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _blank_is_missing(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+    def _blank_is_missing(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            # A blank cell means "not given": the field's default (BRL, the main warehouse),
+            # or missing when it has none.
+            default = cls.model_fields[info.field_name or ""].default
+            return None if default is PydanticUndefined else default
+        return value
 
     @field_validator("sku", "name")
     @classmethod

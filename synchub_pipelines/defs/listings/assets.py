@@ -6,8 +6,9 @@ import sqlalchemy as sa
 from synchub_pipelines.defs.catalog.assets import central_products
 from synchub_pipelines.defs.common import OWNERS, quarantine, resolve_store, write_metadata
 from synchub_pipelines.defs.listings.linking import ListingRef, link_listings
+from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.partitions import store_partitions
-from synchub_pipelines.defs.resources import MarketplacesResource, WarehouseResource
+from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.models import LinkMethod
 from synchub_pipelines.warehouse import upsert
 from synchub_pipelines.warehouse.rows import link_batch, listing_batch

@@ -6,9 +6,10 @@ from datetime import date
 import dagster as dg
 
 from synchub_pipelines.defs.common import OWNERS, resolve_store
+from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.orders.sync import day_windows, sync_orders
 from synchub_pipelines.defs.partitions import order_partitions
-from synchub_pipelines.defs.resources import MarketplacesResource, WarehouseResource
+from synchub_pipelines.defs.resources import WarehouseResource
 
 GROUP = "orders"
 

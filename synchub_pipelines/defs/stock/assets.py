@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from synchub_pipelines.defs.common import OWNERS, quarantine, resolve_store, write_metadata
+from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.partitions import store_partitions
-from synchub_pipelines.defs.resources import MarketplacesResource, WarehouseResource
+from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.models import StockSnapshot
 from synchub_pipelines.warehouse import upsert
 from synchub_pipelines.warehouse.rows import snapshot_batch

@@ -1,0 +1,204 @@
+"""One Dagster resource per marketplace API, and the registry that hands out store clients.
+
+Each resource reads its settings from the environment in one place, `from_environment()`:
+the code location gets `dg.EnvVar`s for secrets (resolved at run time, never shown in the
+UI), the `synchub` CLI gets the values themselves. A marketplace whose credentials are not
+set is "not configured": its stores fail with a message saying which variable to set,
+and the other marketplaces run normally.
+"""
+
+import os
+from typing import Any, Self
+
+import dagster as dg
+from pydantic import Field, PrivateAttr, SecretStr
+
+from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.marketplaces import amazon, mercadolivre, tiktok
+from synchub_pipelines.marketplaces.base import StoreClient
+from synchub_pipelines.models import Marketplace, Store
+
+
+def _setting(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+def _secret(name: str, resolve: bool) -> Any:
+    """An EnvVar for the code location, the value for the CLI; '' when unset."""
+    if not os.environ.get(name):
+        return ""
+    return os.environ[name] if resolve else dg.EnvVar(name)
+
+
+class MercadoLivreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Mercado Livre application (production or sandbox, by base URL)."""
+
+    client_id: str = Field(default="", description="Application id (SYNCHUB_ML_CLIENT_ID)")
+    client_secret: str = Field(default="", description="Secret (SYNCHUB_ML_CLIENT_SECRET)")
+    redirect_uri: str = Field(default="", description="Redirect URI (SYNCHUB_ML_REDIRECT_URI)")
+    api_url: str = mercadolivre.PRODUCTION_API_URL
+    auth_url: str = mercadolivre.PRODUCTION_AUTH_URL
+    requests_per_second: float = Field(
+        default=50.0, description="Client-side pace; ML publishes no number, 429s slow it further"
+    )
+
+    @classmethod
+    def from_environment(cls, resolve: bool = False) -> Self:
+        return cls(
+            client_id=_setting("SYNCHUB_ML_CLIENT_ID"),
+            client_secret=_secret("SYNCHUB_ML_CLIENT_SECRET", resolve),
+            redirect_uri=_setting(
+                "SYNCHUB_ML_REDIRECT_URI", "https://localhost:8787/synchub/callback/mercadolivre"
+            ),
+            api_url=_setting("SYNCHUB_ML_API_URL", mercadolivre.PRODUCTION_API_URL),
+            auth_url=_setting("SYNCHUB_ML_AUTH_URL", mercadolivre.PRODUCTION_AUTH_URL),
+            requests_per_second=float(_setting("SYNCHUB_ML_REQUESTS_PER_SECOND", "50")),
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+    def app(self) -> mercadolivre.MercadoLivreApp:
+        if not self.configured:
+            raise dg.Failure(
+                "Mercado Livre is not configured: set SYNCHUB_ML_CLIENT_ID and _SECRET"
+            )
+        return mercadolivre.MercadoLivreApp(
+            client_id=self.client_id,
+            client_secret=SecretStr(self.client_secret),
+            redirect_uri=self.redirect_uri,
+            api_url=self.api_url,
+            auth_url=self.auth_url,
+            requests_per_second=self.requests_per_second,
+        )
+
+
+class TikTokResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """TikTok Shop Partner application (202309 API versions)."""
+
+    app_key: str = Field(default="", description="App key (SYNCHUB_TIKTOK_APP_KEY)")
+    app_secret: str = Field(default="", description="App secret (SYNCHUB_TIKTOK_APP_SECRET)")
+    service_id: str = Field(default="", description="Service id (SYNCHUB_TIKTOK_SERVICE_ID)")
+    api_url: str = tiktok.PRODUCTION_API_URL
+    auth_url: str = tiktok.PRODUCTION_AUTH_URL
+    requests_per_second: float = tiktok.DEFAULT_REQUESTS_PER_SECOND
+
+    @classmethod
+    def from_environment(cls, resolve: bool = False) -> Self:
+        return cls(
+            app_key=_setting("SYNCHUB_TIKTOK_APP_KEY"),
+            app_secret=_secret("SYNCHUB_TIKTOK_APP_SECRET", resolve),
+            service_id=_setting("SYNCHUB_TIKTOK_SERVICE_ID"),
+            api_url=_setting("SYNCHUB_TIKTOK_API_URL", tiktok.PRODUCTION_API_URL),
+            auth_url=_setting("SYNCHUB_TIKTOK_AUTH_URL", tiktok.PRODUCTION_AUTH_URL),
+            requests_per_second=float(
+                _setting(
+                    "SYNCHUB_TIKTOK_REQUESTS_PER_SECOND", str(tiktok.DEFAULT_REQUESTS_PER_SECOND)
+                )
+            ),
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.app_key and self.app_secret)
+
+    def app(self) -> tiktok.TikTokApp:
+        if not self.configured:
+            raise dg.Failure(
+                "TikTok Shop is not configured: set SYNCHUB_TIKTOK_APP_KEY and _SECRET"
+            )
+        return tiktok.TikTokApp(
+            app_key=self.app_key,
+            app_secret=SecretStr(self.app_secret),
+            service_id=self.service_id or None,
+            api_url=self.api_url,
+            auth_url=self.auth_url,
+            requests_per_second=self.requests_per_second,
+        )
+
+
+class AmazonResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Amazon Selling Partner API application (LWA credentials)."""
+
+    lwa_client_id: str = Field(
+        default="", description="LWA client id (SYNCHUB_AMAZON_LWA_CLIENT_ID)"
+    )
+    lwa_client_secret: str = Field(default="", description="SYNCHUB_AMAZON_LWA_CLIENT_SECRET")
+    application_id: str = Field(default="", description="SYNCHUB_AMAZON_APPLICATION_ID")
+    redirect_uri: str = ""
+    marketplace_id: str = amazon.BRAZIL_MARKETPLACE_ID
+    api_url: str = amazon.PRODUCTION_API_URL
+    lwa_url: str = amazon.PRODUCTION_LWA_URL
+    rate_scale: float = Field(
+        default=1.0, description="Multiplies Amazon's default per-operation rates (raised quotas)"
+    )
+
+    @classmethod
+    def from_environment(cls, resolve: bool = False) -> Self:
+        return cls(
+            lwa_client_id=_setting("SYNCHUB_AMAZON_LWA_CLIENT_ID"),
+            lwa_client_secret=_secret("SYNCHUB_AMAZON_LWA_CLIENT_SECRET", resolve),
+            application_id=_setting("SYNCHUB_AMAZON_APPLICATION_ID"),
+            redirect_uri=_setting("SYNCHUB_AMAZON_REDIRECT_URI"),
+            marketplace_id=_setting("SYNCHUB_AMAZON_MARKETPLACE_ID", amazon.BRAZIL_MARKETPLACE_ID),
+            api_url=_setting("SYNCHUB_AMAZON_API_URL", amazon.PRODUCTION_API_URL),
+            lwa_url=_setting("SYNCHUB_AMAZON_LWA_URL", amazon.PRODUCTION_LWA_URL),
+            rate_scale=float(_setting("SYNCHUB_AMAZON_RATE_SCALE", "1")),
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.lwa_client_id and self.lwa_client_secret)
+
+    def app(self) -> amazon.AmazonApp:
+        if not self.configured:
+            raise dg.Failure(
+                "Amazon is not configured: set SYNCHUB_AMAZON_LWA_CLIENT_ID and _SECRET"
+            )
+        return amazon.AmazonApp(
+            client_id=self.lwa_client_id,
+            client_secret=SecretStr(self.lwa_client_secret),
+            application_id=self.application_id,
+            redirect_uri=self.redirect_uri,
+            marketplace_id=self.marketplace_id,
+            api_url=self.api_url,
+            lwa_url=self.lwa_url,
+            rate_scale=self.rate_scale,
+        )
+
+
+class MarketplacesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Every marketplace API; hands out a client for a connected store."""
+
+    mercadolivre: MercadoLivreResource
+    tiktok: TikTokResource
+    amazon: AmazonResource
+    _apps: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls, resolve: bool = False) -> Self:
+        return cls(
+            mercadolivre=MercadoLivreResource.from_environment(resolve),
+            tiktok=TikTokResource.from_environment(resolve),
+            amazon=AmazonResource.from_environment(resolve),
+        )
+
+    def _app(self, marketplace: Marketplace) -> Any:
+        if marketplace.value not in self._apps:
+            self._apps[marketplace.value] = getattr(self, marketplace.value).app()
+        return self._apps[marketplace.value]
+
+    def client_for(self, store: Store, warehouse: WarehouseResource) -> StoreClient:
+        token_store = warehouse.token_store()
+        app = self._app(store.marketplace)
+        salt = warehouse.buyer_salt
+        if store.marketplace is Marketplace.MERCADOLIVRE:
+            return mercadolivre.MercadoLivreClient(app, store, token_store, salt)
+        if store.marketplace is Marketplace.TIKTOK:
+            return tiktok.TikTokClient(app, store, token_store, salt)
+        if store.marketplace is Marketplace.AMAZON:
+            return amazon.AmazonClient(app, store, token_store, salt)
+        raise dg.Failure(
+            f"store {store.store_id}: marketplace {store.marketplace.value} has no client here"
+        )

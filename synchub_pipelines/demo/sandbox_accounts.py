@@ -1,0 +1,111 @@
+"""Points the code location at a running sandbox and connects its sellers, as a merchant would.
+
+Every account goes through the marketplace's own connection flow (OAuth consent page and
+code exchange, or Amazon's Seller Central refresh token); only the seller's browser is
+played by this module. Demo-only: production code never imports the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from urllib.parse import parse_qs, urlencode, urlparse
+
+import httpx
+from pydantic import SecretStr
+from sqlalchemy.engine import Engine
+
+from synchub_pipelines.connect import (
+    connect_amazon,
+    connect_mercadolivre,
+    connect_tiktok,
+    marketplaces_from_env,
+)
+from synchub_pipelines.marketplaces.tokens import TokenStore
+from synchub_pipelines.models import Store
+from synchub_pipelines.sandbox import amazon as amazon_sandbox
+from synchub_pipelines.sandbox import mercadolivre as ml_sandbox
+from synchub_pipelines.sandbox import tiktok as tiktok_sandbox
+from synchub_pipelines.sandbox.world import Seller
+
+# Amazon's published quotas (getOrderItems: one call every 2 s) would make the demo's
+# 1,500 Amazon orders take 50 minutes; the demo scales the sandbox's quotas and the
+# client's pacing by the same factor, so the client still paces itself to the quota.
+AMAZON_QUOTA_SCALE = 200.0
+AMAZON_OPERATIONS = {
+    "amazon.getOrders": 0.0167,
+    "amazon.getOrder": 0.5,
+    "amazon.getOrderItems": 0.5,
+    "amazon.listings": 5.0,
+    "amazon.listings.get": 5.0,
+    "amazon.listings.patch": 5.0,
+}
+
+
+def sandbox_rate_limits() -> dict[str, float]:
+    return {name: rate * AMAZON_QUOTA_SCALE for name, rate in AMAZON_OPERATIONS.items()}
+
+
+def configure_sandbox_env(base_url: str) -> None:
+    """Set the variables a merchant would set, with the sandbox's hosts and credentials."""
+    env = {
+        "SYNCHUB_ML_CLIENT_ID": ml_sandbox.APP_ID,
+        "SYNCHUB_ML_CLIENT_SECRET": ml_sandbox.APP_SECRET,
+        "SYNCHUB_ML_REDIRECT_URI": ml_sandbox.REDIRECT_URI,
+        "SYNCHUB_ML_API_URL": f"{base_url}/mercadolivre",
+        "SYNCHUB_ML_AUTH_URL": f"{base_url}/mercadolivre",
+        "SYNCHUB_TIKTOK_APP_KEY": tiktok_sandbox.APP_KEY,
+        "SYNCHUB_TIKTOK_APP_SECRET": tiktok_sandbox.APP_SECRET,
+        "SYNCHUB_TIKTOK_API_URL": f"{base_url}/tiktok",
+        "SYNCHUB_TIKTOK_AUTH_URL": f"{base_url}/tiktok",
+        "SYNCHUB_AMAZON_LWA_CLIENT_ID": amazon_sandbox.LWA_CLIENT_ID,
+        "SYNCHUB_AMAZON_LWA_CLIENT_SECRET": amazon_sandbox.LWA_CLIENT_SECRET,
+        "SYNCHUB_AMAZON_APPLICATION_ID": amazon_sandbox.APPLICATION_ID,
+        "SYNCHUB_AMAZON_REDIRECT_URI": amazon_sandbox.REDIRECT_URI,
+        "SYNCHUB_AMAZON_API_URL": f"{base_url}/amazon",
+        "SYNCHUB_AMAZON_LWA_URL": f"{base_url}/amazon",
+        "SYNCHUB_AMAZON_RATE_SCALE": str(AMAZON_QUOTA_SCALE),
+    }
+    os.environ.update(env)
+    os.environ.setdefault("SYNCHUB_ML_REQUESTS_PER_SECOND", "400")
+    os.environ.setdefault("SYNCHUB_TIKTOK_REQUESTS_PER_SECOND", "40")
+
+
+def _code_from_consent(url: str, extra: dict[str, str], key: str = "code") -> str:
+    """Play the seller's browser: open the consent page, read the code off the redirect."""
+    separator = "&" if "?" in url else "?"
+    response = httpx.get(f"{url}{separator}{urlencode(extra)}", follow_redirects=False)
+    if response.status_code != 302:
+        raise RuntimeError(f"sandbox consent page answered {response.status_code}")
+    return parse_qs(urlparse(response.headers["location"]).query)[key][0]
+
+
+def connect_sellers(
+    sellers: Sequence[Seller], engine: Engine, token_store: TokenStore
+) -> list[Store]:
+    apis = marketplaces_from_env()
+    connectors: dict[str, Callable[[Seller], Store]] = {}
+    ml = apis.mercadolivre.app()
+    connectors["mercadolivre"] = lambda seller: connect_mercadolivre(
+        ml,
+        _code_from_consent(ml.authorization_url()[0], {"user_id": seller.seller_id}),
+        engine,
+        token_store,
+    )
+    tt = apis.tiktok.app()
+    connectors["tiktok"] = lambda seller: connect_tiktok(
+        tt,
+        _code_from_consent(tt.authorization_url()[0], {"shop_id": seller.seller_id}),
+        engine,
+        token_store,
+        shop_id=seller.seller_id,
+    )
+    az = apis.amazon.app()
+    connectors["amazon"] = lambda seller: connect_amazon(
+        az,
+        seller.seller_id,
+        SecretStr(amazon_sandbox.initial_refresh_token(seller.seller_id)),
+        engine,
+        token_store,
+    )
+    return [connectors[s.marketplace](s) for s in sellers if s.marketplace in connectors]
