@@ -52,6 +52,7 @@ def sandbox_process(size: str, marketplaces: str):  # type: ignore[no-untyped-de
         "--rate-limit", "mercadolivre=1000000", "--prewarm",
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    RssSampler.exclude.add(process.pid)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -87,7 +88,9 @@ def throwaway_database(admin_url: str):  # type: ignore[no-untyped-def]
 
 
 class RssSampler:
-    """Peak resident memory of this process over a phase, sampled from /proc."""
+    """Peak resident memory of this process and its workers over a phase, from /proc."""
+
+    exclude: set[int] = set()  # the sandbox's process: not ours to measure
 
     def __init__(self) -> None:
         self.peak = 0
@@ -96,8 +99,26 @@ class RssSampler:
 
     @staticmethod
     def current() -> int:
-        with open("/proc/self/statm") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        """This process plus its children (backfill workers), not the sandbox's process."""
+        me = os.getpid()
+        pids = [me]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if int(fields[1]) == me and int(entry) not in RssSampler.exclude:  # ppid
+                    pids.append(int(entry))
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/statm") as handle:
+                    total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except OSError:
+                continue
+        return total
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -21,9 +21,7 @@ from sqlalchemy.engine import make_url
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 
 PAYLOADS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "payloads"
-ADMIN_URL = os.environ.get(
-    "SYNCHUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
+ADMIN_URL = os.environ.get("SYNCHUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ANCHOR = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 
 

@@ -189,16 +189,19 @@ class MarketplacesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             self._apps[marketplace.value] = getattr(self, marketplace.value).app()
         return self._apps[marketplace.value]
 
+    def client_parts(self, store: Store) -> tuple[type[StoreClient], Any]:
+        """The client class and app for a store: plain, picklable parts (worker processes)."""
+        classes: dict[Marketplace, type[StoreClient]] = {
+            Marketplace.MERCADOLIVRE: mercadolivre.MercadoLivreClient,
+            Marketplace.TIKTOK: tiktok.TikTokClient,
+            Marketplace.AMAZON: amazon.AmazonClient,
+        }
+        if store.marketplace not in classes:
+            raise dg.Failure(
+                f"store {store.store_id}: marketplace {store.marketplace.value} has no client here"
+            )
+        return classes[store.marketplace], self._app(store.marketplace)
+
     def client_for(self, store: Store, warehouse: WarehouseResource) -> StoreClient:
-        token_store = warehouse.token_store()
-        app = self._app(store.marketplace)
-        salt = warehouse.buyer_salt
-        if store.marketplace is Marketplace.MERCADOLIVRE:
-            return mercadolivre.MercadoLivreClient(app, store, token_store, salt)
-        if store.marketplace is Marketplace.TIKTOK:
-            return tiktok.TikTokClient(app, store, token_store, salt)
-        if store.marketplace is Marketplace.AMAZON:
-            return amazon.AmazonClient(app, store, token_store, salt)
-        raise dg.Failure(
-            f"store {store.store_id}: marketplace {store.marketplace.value} has no client here"
-        )
+        client_class, app = self.client_parts(store)
+        return client_class(app, store, warehouse.token_store(), warehouse.buyer_salt)  # type: ignore[call-arg]

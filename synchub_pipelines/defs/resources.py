@@ -41,9 +41,11 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                 _migrated.add(self.url)
         return engine
 
+    def fernet_key(self) -> bytes:
+        return self.secret_key.encode() if self.secret_key else settings.secret_key()
+
     def token_store(self) -> TokenStore:
-        key = self.secret_key.encode() if self.secret_key else settings.secret_key()
-        return SqlTokenStore(self.engine(), key)
+        return SqlTokenStore(self.engine(), self.fernet_key())
 
     @property
     def display_url(self) -> str:

@@ -34,6 +34,21 @@ from synchub_pipelines.marketplaces.ratelimit import RateLimiter
 
 log = logging.getLogger("synchub.http")
 
+
+class _RedactQueryStrings(logging.Filter):
+    """httpx logs every request's full URL at INFO: drop query strings (Shopee's access_token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                arg.copy_with(query=None) if isinstance(arg, httpx.URL) and arg.query else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactQueryStrings())
+
 Classifier = Callable[[httpx.Response, str], MarketplaceError | None]
 
 
@@ -169,7 +184,7 @@ class ApiHttp:
         if error is not None:
             self.stats[f"errors.{type(error).__name__}"] += 1
             if isinstance(error, RateLimitedError) and self.limiter is not None:
-                self.limiter.penalize(error.retry_after or 1.0)
+                self.limiter.penalize(1.0 if error.retry_after is None else error.retry_after)
             raise error
         return response
 

@@ -302,7 +302,10 @@ def parse_items(raws: Sequence[Any], store_id: str) -> Page[Listing]:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000-00:00")
+    # Keep the milliseconds: order dates carry them, and truncating a bound to the second
+    # would drop orders in the last second of a window (and repeat some across split ones).
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}-00:00"
 
 
 # --- OAuth ---------------------------------------------------------------------------------

@@ -85,6 +85,18 @@ central_stock = sa.Table(
     comment="Physical stock on hand per SKU and warehouse, from the catalog source.",
 )
 
+categories = sa.Table(
+    "categories",
+    metadata,
+    sa.Column("category_id", sa.Text, primary_key=True, comment="the source's id, or the path"),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("parent_id", sa.Text),
+    sa.Column("path", sa.Text, nullable=False, comment='e.g. "Moda > Camisetas"'),
+    sa.Column("source", sa.Text, nullable=False, comment="catalog_file | bling"),
+    sa.Column("synced_at", UtcTimestamp, nullable=False),
+    comment="The central catalog's category tree.",
+)
+
 listings = sa.Table(
     "listings",
     metadata,

@@ -7,9 +7,16 @@ import dagster as dg
 
 from synchub_pipelines.defs.common import OWNERS, resolve_store
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
-from synchub_pipelines.defs.orders.sync import day_windows, sync_orders
+from synchub_pipelines.defs.orders.shards import (
+    ShardJob,
+    backfill_processes,
+    plan_shards,
+    sync_orders_sharded,
+)
+from synchub_pipelines.defs.orders.sync import day_windows
 from synchub_pipelines.defs.partitions import order_partitions
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.warehouse.engine import is_postgres
 
 GROUP = "orders"
 
@@ -66,14 +73,30 @@ def orders(
     per_store = {}
     for store_id, dates in sorted(dates_by_store(context).items()):
         store = resolve_store(warehouse, store_id)
-        client = marketplaces.client_for(store, warehouse)
-        try:
-            stats = sync_orders(client, engine, day_windows(store, dates))
-        finally:
-            client.close()
+        client_class, app = marketplaces.client_parts(store)
+        processes = backfill_processes() if is_postgres(engine) else 1
+        shards = plan_shards(
+            day_windows(store, dates), getattr(client_class, "max_window_days", 1), processes
+        )
+        stats = sync_orders_sharded(
+            [
+                ShardJob(
+                    client_class=client_class,
+                    app=app,
+                    store=store,
+                    warehouse_url=warehouse.url,
+                    secret_key=warehouse.fernet_key(),
+                    buyer_salt=warehouse.buyer_salt,
+                    windows=tuple(shard),
+                    by="created",
+                )
+                for shard in shards
+            ]
+        )
         context.log.info(
             f"{store_id}: {stats.orders} orders over {len(dates)} days, "
-            f"{stats.orders_per_second:.0f} orders/s, {stats.rejected} quarantined"
+            f"{stats.orders_per_second:.0f} orders/s in {len(shards)} process(es), "
+            f"{stats.rejected} quarantined"
         )
         totals["orders"] += stats.orders
         totals["items"] += stats.items
