@@ -44,13 +44,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def sandbox_process(size: str, marketplaces: str):  # type: ignore[no-untyped-def]
+def sandbox_process(size: str, marketplaces: str, limits: list[str] | None = None):  # type: ignore[no-untyped-def]
     port = free_port()
     command = [
         sys.executable, "-m", "synchub_pipelines.cli", "sandbox", "serve",
         "--port", str(port), "--size", size, "--marketplaces", marketplaces, "--one-account",
-        "--rate-limit", "mercadolivre=1000000", "--prewarm",
+        "--prewarm",
     ]  # fmt: skip
+    for limit in limits if limits is not None else ["mercadolivre=1000000"]:
+        command += ["--rate-limit", limit]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     RssSampler.exclude.add(process.pid)
     url = f"http://127.0.0.1:{port}"

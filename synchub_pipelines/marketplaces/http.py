@@ -161,6 +161,7 @@ class ApiHttp:
             self.throttled_seconds += self.limiter.acquire()
         started = time.perf_counter()
         self.stats["requests"] += 1
+        self.stats[f"calls.{operation}"] += 1
         try:
             response = self._client.send(request)
         except httpx.TimeoutException as exc:
