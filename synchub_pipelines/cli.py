@@ -6,8 +6,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from synchub_pipelines import settings
+
+if TYPE_CHECKING:
+    from synchub_pipelines.marketplaces.tokens import TokenStore
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -84,6 +88,8 @@ def _cmd_connect(args: argparse.Namespace) -> int:
     engine = engine_for(settings.warehouse_url())
     migrate(engine)
     tokens = SqlTokenStore(engine, settings.secret_key())
+    if args.marketplace == "bling":
+        return _connect_bling(args, tokens)
     if args.marketplace == "amazon":
         # A private app's refresh token comes from Seller Central; never take it as an
         # argument (shell history, process list).
@@ -114,6 +120,26 @@ def _cmd_connect(args: argparse.Namespace) -> int:
         else:
             store = connect.connect_mercadolivre(app, args.code, engine, tokens, args.tenant)
     print(f"connected {store.store_id} ({store.name}); the stores sensor adds its partition")
+    return 0
+
+
+def _connect_bling(args: argparse.Namespace, tokens: TokenStore) -> int:
+    from synchub_pipelines.connect import connect_bling
+    from synchub_pipelines.defs.marketplaces import BlingResource
+
+    resource = BlingResource.from_environment(resolve=True)
+    app = resource.app()
+    if not args.code:
+        url, state = app.authorization_url()
+        print("1. Open this URL as the Bling company's admin and authorize the app:\n")
+        print(f"   {url}\n")
+        print(f"2. Check that the redirect's state is {state}, then run:\n")
+        print("   synchub connect bling --code <the code of the redirect>")
+        print("\nThen set SYNCHUB_CATALOG_SOURCE=bling to take the catalog from Bling.")
+        return 0
+    deposits = connect_bling(app, args.code, tokens, resource.account_id)
+    names = ", ".join(f"{d.descricao} ({d.id})" for d in deposits) or "none"
+    print(f"connected Bling account {resource.account_id!r}; deposits: {names}")
     return 0
 
 
@@ -197,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.set_defaults(func=_cmd_sandbox_catalog)
 
     connect = commands.add_parser("connect", help="connect a marketplace account (OAuth)")
-    connect.add_argument("marketplace", choices=["mercadolivre", "tiktok", "amazon"])
+    connect.add_argument("marketplace", choices=["mercadolivre", "tiktok", "amazon", "bling"])
     connect.add_argument("--code", help="the authorization code from the redirect")
     connect.add_argument("--shop-id", help="TikTok: the shop, when a grant covers several")
     connect.add_argument("--seller-id", help="Amazon: the selling partner id")

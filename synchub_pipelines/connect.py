@@ -6,7 +6,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
-from synchub_pipelines.marketplaces import amazon, mercadolivre, tiktok
+from synchub_pipelines.marketplaces import amazon, bling, mercadolivre, tiktok
 from synchub_pipelines.marketplaces.tokens import MemoryTokenStore, TokenSet, TokenStore
 from synchub_pipelines.models import Marketplace, Store
 from synchub_pipelines.warehouse.stores import register_store
@@ -89,3 +89,19 @@ def _register(engine: Engine, token_store: TokenStore, store: Store, tokens: Tok
     token_store.save(store.store_id, tokens)
     register_store(engine, store)
     return store
+
+
+def connect_bling(
+    app: bling.BlingApp, code: str, token_store: TokenStore, account_id: str
+) -> list[bling.BlingDeposit]:
+    """Exchange a Bling authorization code and keep the tokens under `account_id`.
+
+    Bling is the catalog of record, not a store: nothing is registered in `stores`. The
+    account's deposits are read back as proof that the grant works.
+    """
+    client = bling.BlingClient(app, token_store, account_id)
+    try:
+        client.connect(code)
+        return client.deposits()
+    finally:
+        client.close()

@@ -8,11 +8,12 @@ import dagster as dg
 
 from synchub_pipelines import settings
 from synchub_pipelines.defs.catalog.assets import central_products, central_stock
+from synchub_pipelines.defs.catalog.source import CatalogResource, source_from_env
 from synchub_pipelines.defs.checks import checks
 from synchub_pipelines.defs.listings.assets import listing_links, listings
-from synchub_pipelines.defs.marketplaces import MarketplacesResource
+from synchub_pipelines.defs.marketplaces import BlingResource, MarketplacesResource
 from synchub_pipelines.defs.orders.assets import orders
-from synchub_pipelines.defs.resources import CatalogFileResource, WarehouseResource
+from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.defs.stock.assets import stock_snapshots
 from synchub_pipelines.defs.stores.assets import store_partitions_sensor, stores
 
@@ -38,7 +39,11 @@ def resources() -> dict[str, object]:
             secret_key=dg.EnvVar("SYNCHUB_SECRET_KEY") if env("SYNCHUB_SECRET_KEY") else None,
             buyer_salt=dg.EnvVar("SYNCHUB_BUYER_SALT") if env("SYNCHUB_BUYER_SALT") else "synchub",
         ),
-        "catalog_file": CatalogFileResource(path=env("SYNCHUB_CATALOG_FILE", str(DEMO_CATALOG))),
+        "catalog": CatalogResource(
+            source=source_from_env(env("SYNCHUB_CATALOG_SOURCE")),
+            file_path=env("SYNCHUB_CATALOG_FILE", str(DEMO_CATALOG)),
+            bling=BlingResource.from_environment(),
+        ),
         "marketplaces": MarketplacesResource.from_environment(),
     }
 

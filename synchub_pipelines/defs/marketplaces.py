@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr, SecretStr
 
 from synchub_pipelines.defs.resources import WarehouseResource
-from synchub_pipelines.marketplaces import amazon, mercadolivre, tiktok
+from synchub_pipelines.marketplaces import amazon, bling, mercadolivre, tiktok
 from synchub_pipelines.marketplaces.base import StoreClient
 from synchub_pipelines.models import Marketplace, Store
 
@@ -205,3 +205,57 @@ class MarketplacesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def client_for(self, store: Store, warehouse: WarehouseResource) -> StoreClient:
         client_class, app = self.client_parts(store)
         return client_class(app, store, warehouse.token_store(), warehouse.buyer_salt)  # type: ignore[call-arg]
+
+
+class BlingResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Bling ERP application (API v3): the catalog of record and its stock, when used."""
+
+    client_id: str = Field(default="", description="Client id (SYNCHUB_BLING_CLIENT_ID)")
+    client_secret: str = Field(default="", description="SYNCHUB_BLING_CLIENT_SECRET")
+    redirect_uri: str = Field(default="", description="SYNCHUB_BLING_REDIRECT_URI (optional)")
+    api_url: str = bling.PRODUCTION_API_URL
+    account_id: str = Field(
+        default=bling.DEFAULT_ACCOUNT,
+        description="Names the connected Bling company's stored tokens (SYNCHUB_BLING_ACCOUNT)",
+    )
+    requests_per_second: float = Field(
+        default=bling.RATE_PER_SECOND, description="Bling allows 3 requests/s per account"
+    )
+
+    @classmethod
+    def from_environment(cls, resolve: bool = False) -> Self:
+        return cls(
+            client_id=_setting("SYNCHUB_BLING_CLIENT_ID"),
+            client_secret=_secret("SYNCHUB_BLING_CLIENT_SECRET", resolve),
+            redirect_uri=_setting("SYNCHUB_BLING_REDIRECT_URI"),
+            api_url=_setting("SYNCHUB_BLING_API_URL", bling.PRODUCTION_API_URL),
+            account_id=_setting("SYNCHUB_BLING_ACCOUNT", bling.DEFAULT_ACCOUNT),
+            requests_per_second=float(
+                _setting("SYNCHUB_BLING_REQUESTS_PER_SECOND", str(bling.RATE_PER_SECOND))
+            ),
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+    def app(self) -> bling.BlingApp:
+        if not self.configured:
+            raise dg.Failure("Bling is not configured: set SYNCHUB_BLING_CLIENT_ID and _SECRET")
+        return bling.BlingApp(
+            client_id=self.client_id,
+            client_secret=SecretStr(self.client_secret),
+            redirect_uri=self.redirect_uri or None,
+            api_url=self.api_url,
+            requests_per_second=self.requests_per_second,
+            burst=min(self.requests_per_second, bling.RATE_BURST),
+        )
+
+    def client(self, warehouse: WarehouseResource) -> bling.BlingClient:
+        """A client for the connected Bling company; fails clearly when none is connected."""
+        tokens = warehouse.token_store()
+        if tokens.load(bling.token_key(self.account_id)) is None:
+            raise dg.Failure(
+                f"no Bling account {self.account_id!r} is connected: run `synchub connect bling`"
+            )
+        return bling.BlingClient(self.app(), tokens, self.account_id)

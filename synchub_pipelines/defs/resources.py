@@ -50,9 +50,3 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     @property
     def display_url(self) -> str:
         return redacted(self.url)
-
-
-class CatalogFileResource(dg.ConfigurableResource):  # type: ignore[type-arg]
-    """The merchant's catalog file (CSV or JSON), when the catalog is not kept in an ERP."""
-
-    path: str = Field(description="Path to the catalog file (SYNCHUB_CATALOG_FILE)")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 DEMO_TABLES = (
     "stores",
+    "categories",
     "central_products",
     "product_components",
     "central_stock",
@@ -42,11 +43,12 @@ DEMO_TABLES = (
 
 def connect_sandbox_sellers(sellers: Sequence[Seller]) -> list[str]:
     """Connect every sandbox seller through its marketplace's connection flow."""
-    from synchub_pipelines.demo.sandbox_accounts import connect_sellers
+    from synchub_pipelines.demo.sandbox_accounts import connect_bling_account, connect_sellers
     from synchub_pipelines.warehouse.credentials import SqlTokenStore
 
     engine = engine_for(settings.warehouse_url())
     token_store = SqlTokenStore(engine, settings.secret_key())
+    connect_bling_account(token_store)
     return [store.store_id for store in connect_sellers(sellers, engine, token_store)]
 
 

@@ -24,6 +24,7 @@ from synchub_pipelines.connect import (
 from synchub_pipelines.marketplaces.tokens import TokenStore
 from synchub_pipelines.models import Store
 from synchub_pipelines.sandbox import amazon as amazon_sandbox
+from synchub_pipelines.sandbox import bling as bling_sandbox
 from synchub_pipelines.sandbox import mercadolivre as ml_sandbox
 from synchub_pipelines.sandbox import tiktok as tiktok_sandbox
 from synchub_pipelines.sandbox.world import Seller
@@ -66,7 +67,17 @@ def configure_sandbox_env(base_url: str) -> None:
         "SYNCHUB_AMAZON_LWA_URL": f"{base_url}/amazon",
         "SYNCHUB_AMAZON_RATE_SCALE": str(AMAZON_QUOTA_SCALE),
     }
+    env.update(
+        {
+            "SYNCHUB_BLING_CLIENT_ID": bling_sandbox.CLIENT_ID,
+            "SYNCHUB_BLING_CLIENT_SECRET": bling_sandbox.CLIENT_SECRET,
+            "SYNCHUB_BLING_REDIRECT_URI": bling_sandbox.REDIRECT_URI,
+            "SYNCHUB_BLING_API_URL": f"{base_url}/bling/Api/v3",
+        }
+    )
     os.environ.update(env)
+    # The demo merchant keeps its catalog in Bling (the file stays the fallback).
+    os.environ.setdefault("SYNCHUB_CATALOG_SOURCE", "bling")
     os.environ.setdefault("SYNCHUB_ML_REQUESTS_PER_SECOND", "400")
     os.environ.setdefault("SYNCHUB_TIKTOK_REQUESTS_PER_SECOND", "40")
 
@@ -109,3 +120,16 @@ def connect_sellers(
         token_store,
     )
     return [connectors[s.marketplace](s) for s in sellers if s.marketplace in connectors]
+
+
+def connect_bling_account(token_store: TokenStore) -> str:
+    """Authorize the sandbox's Bling company through its consent redirect; its account id."""
+    from synchub_pipelines.connect import connect_bling
+    from synchub_pipelines.defs.marketplaces import BlingResource
+
+    resource = BlingResource.from_environment(resolve=True)
+    app = resource.app()
+    connect_bling(
+        app, _code_from_consent(app.authorization_url()[0], {}), token_store, resource.account_id
+    )
+    return resource.account_id

@@ -16,13 +16,15 @@ from pydantic import SecretStr
 
 from synchub_pipelines import settings
 from synchub_pipelines.connect import connect_mercadolivre
+from synchub_pipelines.defs.catalog.source import CatalogResource
 from synchub_pipelines.defs.marketplaces import (
     AmazonResource,
+    BlingResource,
     MarketplacesResource,
     MercadoLivreResource,
     TikTokResource,
 )
-from synchub_pipelines.defs.resources import CatalogFileResource, WarehouseResource
+from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.demo.run import DEMO_TABLES, materialize_everything
 from synchub_pipelines.marketplaces.http import HttpSettings
 from synchub_pipelines.marketplaces.mercadolivre import MercadoLivreApp
@@ -88,7 +90,7 @@ class Harness:
         base = self.running.base_url("mercadolivre")
         return {
             "warehouse": WarehouseResource(url=self.url),
-            "catalog_file": CatalogFileResource(path=str(self.catalog)),
+            "catalog": CatalogResource(file_path=str(self.catalog), bling=BlingResource()),
             "marketplaces": MarketplacesResource(
                 mercadolivre=MercadoLivreResource(
                     client_id=ml_sandbox.APP_ID,
