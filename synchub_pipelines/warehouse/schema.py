@@ -200,3 +200,50 @@ ingest_errors = sa.Table(
 KEYS: dict[str, tuple[str, ...]] = {
     t.name: tuple(c.name for c in t.primary_key.columns) for t in metadata.sorted_tables
 }
+
+# The receiver's log of accepted notifications, read by the event sensors in `seq` order.
+# `seq` has no database default on purpose: PostgreSQL takes it from the sequence below
+# (SQLAlchemy renders nextval() in every INSERT), SQLite from MAX(seq) + 1 inside the
+# writing statement (synchub_pipelines.webhooks.store) — SQLite's AUTOINCREMENT needs an
+# INTEGER PRIMARY KEY, and the key here is `event_key`. Rows are never deleted by the
+# pipeline, so a number is never handed out twice.
+WEBHOOK_EVENT_STATES = ("pending", "processing", "processed", "failed", "quarantined")
+webhook_events_seq = sa.Sequence("webhook_events_seq", metadata=metadata)
+
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column(
+        "event_key",
+        sa.Text,
+        primary_key=True,
+        comment="<marketplace>:<the marketplace's event id> (Shopee: sha256 of the body)",
+    ),
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        webhook_events_seq,
+        nullable=False,
+        comment="increasing arrival order; the sensors' cursor (gaps are normal)",
+    ),
+    sa.Column("marketplace", sa.Text, nullable=False),
+    sa.Column("store_id", sa.Text, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False, comment="ML topic, Shopee code, TikTok type…"),
+    sa.Column("resource_id", sa.Text, comment="the order/listing the event is about"),
+    sa.Column("payload", sa.Text, nullable=False, comment="the raw body, as received"),
+    sa.Column("received_at", UtcTimestamp, nullable=False),
+    sa.Column("state", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcTimestamp),
+    sa.Column("last_error", sa.Text, comment="why it failed, or why it was quarantined"),
+    sa.Column("processed_at", UtcTimestamp),
+    sa.CheckConstraint(
+        "state IN ('pending', 'processing', 'processed', 'failed', 'quarantined')",
+        name="ck_webhook_events_state",
+    ),
+    sa.Index("ux_webhook_events_seq", "seq", unique=True),
+    sa.Index("ix_webhook_events_state_seq", "state", "seq"),
+    sa.Index("ix_webhook_events_store_state", "store_id", "state"),
+    comment="Every accepted marketplace notification, with its processing state.",
+)
+KEYS[webhook_events.name] = ("event_key",)

@@ -1,0 +1,385 @@
+"""The receiver's durable write: accepted notifications into `webhook_events`.
+
+One writer task per process gathers whatever requests are waiting and writes them in one
+transaction (one INSERT … ON CONFLICT DO NOTHING, one commit), then answers them all.
+Under no load a batch is a single event and nothing waits for a timer; under load one
+commit (one WAL flush) covers many events, which is what lets a 2-core machine take
+thousands of notifications a second with each answered only after its row is durable.
+
+`seq` orders events for the sensors ("events with seq > cursor"). A cursor is only safe if
+a row never becomes visible after a row with a higher seq, so on PostgreSQL every insert
+transaction takes one advisory lock before drawing numbers: transactions that draw seq
+values commit in the order they drew them, across receiver processes. SQLite has one
+writer at a time anyway, and draws MAX(seq) + 1 inside the inserting statement. A
+duplicate may consume a number (a gap), never repeat or reorder one. Every writer of
+`webhook_events` must go through `insert_events` (or take the same lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from synchub_pipelines.warehouse.engine import normalize_url
+from synchub_pipelines.warehouse.schema import stores, webhook_events, webhook_events_seq
+from synchub_pipelines.webhooks.verify import Notification
+
+log = logging.getLogger(__name__)
+
+# Serializes seq assignment + commit of webhook_events inserts on PostgreSQL ("WHEV").
+SEQ_LOCK_KEY = 0x57484556
+
+
+class StorageUnavailable(Exception):
+    """The warehouse could not take the write (down, unreachable, locked, timed out)."""
+
+
+@dataclass(frozen=True)
+class EventRow:
+    notification: Notification
+    received_at: datetime
+    state: str = "pending"
+    reason: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        n = self.notification
+        return {
+            "event_key": n.event_key,
+            "marketplace": n.marketplace,
+            "store_id": n.store_id,
+            "topic": n.topic,
+            "resource_id": n.resource_id,
+            "payload": n.payload,
+            "received_at": self.received_at,
+            "state": self.state,
+            "attempts": 0,
+            "last_error": self.reason,
+        }
+
+
+def receiver_engine(url: str, timeout_seconds: float) -> Engine:
+    """A small pool with short timeouts: a slow database must become a 503, not a hang.
+
+    No pre-ping (it would cost a round trip per batch); a connection found dead is retried
+    once on a fresh one instead (see `insert_events`).
+    """
+    parsed = normalize_url(url)
+    millis = max(1, int(timeout_seconds * 1000))
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(
+            parsed,
+            pool_size=2,
+            max_overflow=2,
+            pool_timeout=timeout_seconds,
+            # The busy timeout: how long a write waits for another writer's lock.
+            connect_args={"timeout": timeout_seconds, "check_same_thread": False},
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # FULL: the commit survives a power cut, not just a crash — the 2xx promises it.
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(
+        parsed,
+        pool_size=3,
+        max_overflow=2,
+        pool_timeout=timeout_seconds,
+        pool_recycle=1800,
+        connect_args={
+            "connect_timeout": max(1, math.ceil(timeout_seconds)),
+            # Bounds a query on a connection whose peer vanished (no RST ever comes).
+            "tcp_user_timeout": millis,
+            "options": f"-c statement_timeout={millis} -c lock_timeout={millis}",
+        },
+    )
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError)
+
+
+_SQLITE_NEXT_SEQ = sa.select(
+    sa.func.coalesce(sa.func.max(webhook_events.c.seq), 0) + 1
+).scalar_subquery()
+
+
+def _insert_postgres(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SEQ_LOCK_KEY)))
+    statement = (
+        postgresql.insert(webhook_events)
+        .values(seq=webhook_events_seq.next_value())
+        .on_conflict_do_nothing(index_elements=[webhook_events.c.event_key])
+        .returning(webhook_events.c.event_key)
+    )
+    # executemany + RETURNING: SQLAlchemy sends one multi-row INSERT ("insertmanyvalues").
+    return set(conn.execute(statement, list(rows)).scalars())
+
+
+def _insert_sqlite(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    statement = (
+        sqlite.insert(webhook_events)
+        .values(seq=_SQLITE_NEXT_SEQ)
+        .on_conflict_do_nothing(index_elements=[webhook_events.c.event_key])
+        .returning(webhook_events.c.event_key)
+    )
+    inserted: set[str] = set()
+    # One statement per row so each MAX(seq) sees the rows before it; one transaction
+    # (pysqlite begins it at the first INSERT), so still one commit for the batch.
+    for row in rows:
+        inserted.update(conn.execute(statement, row).scalars())
+    return inserted
+
+
+def insert_events(engine: Engine, rows: Sequence[EventRow]) -> set[str]:
+    """Insert the rows that are new, in one transaction; return the event keys inserted.
+
+    Raises StorageUnavailable when the database cannot take the write.
+    """
+    if not rows:
+        return set()
+    values = [row.values() for row in rows]
+    insert = _insert_postgres if engine.dialect.name == "postgresql" else _insert_sqlite
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as conn:
+                return insert(conn, values)
+        except sa.exc.DBAPIError as exc:
+            # A pooled connection that died with the server (restart, failover) is found
+            # here; SQLAlchemy has discarded the pool, so one more try gets a fresh one.
+            # Safe to repeat: ON CONFLICT DO NOTHING makes the insert idempotent.
+            if exc.connection_invalidated and attempt == 1:
+                continue
+            if _is_unavailable(exc):
+                raise StorageUnavailable(_reason(exc)) from exc
+            raise
+        except sa.exc.TimeoutError as exc:
+            raise StorageUnavailable(_reason(exc)) from exc
+    raise AssertionError("unreachable")
+
+
+def _reason(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    first = str(original).strip().splitlines()
+    return f"{type(original).__name__}: {first[0] if first else ''}"
+
+
+def load_active_store_ids(engine: Engine) -> frozenset[str]:
+    query = sa.select(stores.c.store_id).where(stores.c.status == "active")
+    try:
+        with engine.connect() as conn:
+            return frozenset(conn.execute(query).scalars())
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+        raise StorageUnavailable(_reason(exc)) from exc
+
+
+def ping(engine: Engine) -> None:
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.select(1))
+    except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
+        raise StorageUnavailable(_reason(exc)) from exc
+
+
+def release_quarantined(engine: Engine, store_id: str) -> int:
+    """Make a newly connected store's quarantined events pending; returns how many.
+
+    Each released event draws a new `seq`, so a sensor whose cursor already passed the
+    quarantined row still sees it.
+    """
+    quarantined = sa.and_(
+        webhook_events.c.store_id == store_id, webhook_events.c.state == "quarantined"
+    )
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SEQ_LOCK_KEY)))
+            result = conn.execute(
+                sa.update(webhook_events)
+                .where(quarantined)
+                .values(state="pending", last_error=None, seq=webhook_events_seq.next_value())
+            )
+            return int(result.rowcount)
+        keys = conn.execute(
+            sa.select(webhook_events.c.event_key).where(quarantined).order_by(webhook_events.c.seq)
+        ).scalars()
+        released = 0
+        for key in list(keys):
+            conn.execute(
+                sa.update(webhook_events)
+                .where(webhook_events.c.event_key == key)
+                .values(state="pending", last_error=None, seq=_SQLITE_NEXT_SEQ)
+            )
+            released += 1
+        return released
+
+
+# --- async side: the batching writer and the known-stores cache --------------------------
+
+
+@dataclass
+class _Pending:
+    row: EventRow
+    future: asyncio.Future[bool]
+
+
+class EventWriter:
+    """Gathers concurrent writes into batches; `write` returns True if new, False if a dup."""
+
+    def __init__(self, engine: Engine, max_batch: int = 500, timeout_seconds: float = 10.0):
+        self._engine = engine
+        self._max_batch = max_batch
+        self._timeout = timeout_seconds
+        self._queue: asyncio.Queue[_Pending | None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(), name="webhook-event-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then end the task."""
+        if self._queue is None or self._task is None:
+            return
+        self._queue.put_nowait(None)
+        await self._task
+        self._task = None
+
+    async def write(self, row: EventRow) -> bool:
+        if self._queue is None or self._task is None or self._task.done():
+            raise StorageUnavailable("the event writer is not running")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(row, future))
+        try:
+            # shield: a caller that gives up must not cancel the batch's bookkeeping. A
+            # write that lands after the timeout is harmless: the marketplace retries, and
+            # the retry is a duplicate that is stored once.
+            return await asyncio.wait_for(asyncio.shield(future), self._timeout)
+        except TimeoutError:
+            raise StorageUnavailable(f"no commit within {self._timeout:g}s") from None
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        stopping = False
+        while not stopping:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            await self._flush(batch)
+
+    async def _flush(self, batch: list[_Pending]) -> None:
+        # Two copies of one event in the same batch: the first is the write, the rest
+        # are duplicates (the database would drop them too; this keeps the answer exact).
+        unique: dict[str, _Pending] = {}
+        for pending in batch:
+            unique.setdefault(pending.row.notification.event_key, pending)
+        try:
+            inserted = await run_in_threadpool(
+                insert_events, self._engine, [p.row for p in unique.values()]
+            )
+        except StorageUnavailable as exc:
+            log.warning("webhook events not stored (%d): %s", len(batch), exc)
+            for pending in batch:
+                _settle(pending.future, exc=exc)
+            return
+        except Exception as exc:
+            if len(unique) > 1:
+                # Not the database being down but one row it refuses: write them one by
+                # one so that a single bad event does not fail its neighbours.
+                log.warning("batch of %d failed (%s); retrying one by one", len(unique), exc)
+                for pending in batch:
+                    await self._flush([pending])
+                return
+            log.exception("webhook event not stored")
+            for pending in batch:
+                _settle(pending.future, exc=exc)
+            return
+        for pending in batch:
+            key = pending.row.notification.event_key
+            _settle(pending.future, result=key in inserted and unique[key] is pending)
+
+
+def _settle(
+    future: asyncio.Future[bool], result: bool = False, exc: BaseException | None = None
+) -> None:
+    if future.done():  # its caller timed out or went away
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)
+
+
+class KnownStores:
+    """The active store ids, cached: the hot path reads a set, not the database.
+
+    Reloaded when older than `max_age` seconds, and on a miss (a store connected a moment
+    ago) — but at most once per `min_interval` seconds, so a stream of events for an
+    unknown store does not turn into a stream of queries.
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], frozenset[str]],
+        max_age: float = 5.0,
+        min_interval: float = 1.0,
+    ) -> None:
+        self._load = load
+        self._max_age = max_age
+        self._min_interval = min_interval
+        self._ids: frozenset[str] = frozenset()
+        self._loaded = False
+        self._loaded_at = -math.inf
+        self._attempted_at = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def contains(self, store_id: str) -> bool:
+        now = time.monotonic()
+        if now - self._loaded_at >= self._max_age and self._may_attempt(now):
+            try:
+                await self._refresh()
+            except StorageUnavailable:
+                if not self._loaded:
+                    raise
+                log.warning("store list not refreshed; using the one from before")
+        if store_id in self._ids:
+            return True
+        if self._may_attempt(time.monotonic()):
+            # Unavailable here means "cannot tell": the caller answers 503, not quarantine.
+            await self._refresh()
+        return store_id in self._ids
+
+    def _may_attempt(self, now: float) -> bool:
+        return now - self._attempted_at >= self._min_interval
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            # Whoever held the lock before us may just have refreshed: one query for all.
+            if not self._may_attempt(time.monotonic()):
+                return
+            self._attempted_at = time.monotonic()
+            ids = await run_in_threadpool(self._load)
+            self._ids, self._loaded, self._loaded_at = ids, True, time.monotonic()

@@ -1,0 +1,302 @@
+"""How each marketplace authenticates its notifications, and what an accepted one names.
+
+Pure functions of (headers, raw body) → `Notification`, or a `Rejected` carrying the HTTP
+status and a message that names what was wrong. No I/O here: the app decides what to do
+with the store id (known or quarantined) and writes the row.
+
+Order of checks, the same for every marketplace that signs: the signature over the raw
+bytes first (401), then JSON and fields (400). An unauthenticated caller therefore learns
+nothing about what the receiver would parse. Mercado Livre signs nothing: its body is
+parsed first and `application_id` (our app's id, the only authenticity check it offers)
+then decides 401, before any other field is looked at.
+
+Signatures are compared with `hmac.compare_digest` on lowercase hex, so a timing side
+channel does not reveal how many leading characters of a forged signature were right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class Rejected(Exception):
+    """A notification the receiver will not store: `status` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One verified notification, ready to be stored."""
+
+    event_key: str
+    marketplace: str
+    store_id: str
+    topic: str
+    resource_id: str | None
+    payload: str
+
+
+def hmac_sha256_hex(key: str, message: bytes) -> str:
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _signature_matches(expected_hex: str, provided: str | None) -> bool:
+    if not provided:
+        return False
+    # Headers arrive latin-1 decoded; encoding to bytes keeps compare_digest total (it
+    # refuses non-ASCII str) without branching on the content first.
+    return hmac.compare_digest(expected_hex.encode(), provided.strip().lower().encode())
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected(400, "body is not valid UTF-8") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Rejected(400, f"malformed JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(value, dict):
+        raise Rejected(400, "body must be a JSON object")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    """A scalar id as text: ids arrive as numbers or strings depending on the marketplace."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _required(obj: Mapping[str, Any], name: str, where: str = "") -> str:
+    value = _text(obj.get(name))
+    if value is None:
+        label = f"{where}.{name}" if where else name
+        if name in obj:
+            raise Rejected(400, f"field {label} must be a non-empty string or integer")
+        raise Rejected(400, f"missing field: {label}")
+    return value
+
+
+def _data(payload: Mapping[str, Any], required: bool) -> Mapping[str, Any]:
+    data = payload.get("data")
+    if isinstance(data, dict):
+        return data
+    if data is None and not required:
+        return {}
+    raise Rejected(400, "missing field: data" if data is None else "field data must be an object")
+
+
+def _first_id(data: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = _text(data.get(name))
+        if value is not None:
+            return value
+    return None
+
+
+def body_digest(body: bytes) -> str:
+    """The event id of a marketplace that sends none: retries resend the same bytes."""
+    return hashlib.sha256(body).hexdigest()
+
+
+# --- Mercado Livre ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MercadoLivre:
+    """Thin notifications, unsigned: `application_id` must be ours (SYNCHUB_ML_CLIENT_ID)."""
+
+    application_id: str
+    name: str = "mercadolivre"
+
+    @property
+    def missing_settings(self) -> list[str]:
+        return [] if self.application_id else ["SYNCHUB_ML_CLIENT_ID"]
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        payload = _json_object(body)
+        claimed = _text(payload.get("application_id"))
+        if claimed is None:
+            raise Rejected(401, "missing application_id")
+        if not hmac.compare_digest(claimed.encode(), self.application_id.encode()):
+            raise Rejected(401, "application_id is not this application's")
+        event_id = _required(payload, "_id")
+        user_id = _required(payload, "user_id")
+        topic = _required(payload, "topic")
+        resource = _required(payload, "resource")
+        # "/orders/2000003508897196" → the order id; a query string is not part of the id.
+        segments = [s for s in resource.split("?", 1)[0].split("/") if s]
+        if not segments:
+            raise Rejected(400, "field resource names no resource")
+        return Notification(
+            event_key=f"mercadolivre:{event_id}",
+            marketplace=self.name,
+            store_id=f"mercadolivre-{user_id}",
+            topic=topic,
+            resource_id=segments[-1],
+            payload=body.decode("utf-8"),
+        )
+
+
+# --- Shopee ----------------------------------------------------------------------------------
+
+# Push codes whose data names an order (3 order status, 4 tracking number): the sensors
+# cannot act on them without it, so its absence is a 400, not a silent no-op later.
+_SHOPEE_ORDER_CODES = {"3", "4"}
+
+
+@dataclass(frozen=True)
+class Shopee:
+    """Authorization = hex HMAC-SHA256(partner_key, callback_url + "|" + raw body)."""
+
+    partner_key: str
+    callback_url: str
+    name: str = "shopee"
+
+    @property
+    def missing_settings(self) -> list[str]:
+        missing = []
+        if not self.partner_key:
+            missing.append("SYNCHUB_SHOPEE_PARTNER_KEY")
+        if not self.callback_url:
+            missing.append("SYNCHUB_SHOPEE_WEBHOOK_URL")
+        return missing
+
+    def signature(self, body: bytes) -> str:
+        return hmac_sha256_hex(self.partner_key, self.callback_url.encode() + b"|" + body)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        if not _signature_matches(self.signature(body), headers.get("authorization")):
+            raise Rejected(401, "missing or invalid Authorization signature")
+        payload = _json_object(body)
+        shop_id = _required(payload, "shop_id")
+        code = _required(payload, "code")
+        data = _data(payload, required=code in _SHOPEE_ORDER_CODES)
+        if code in _SHOPEE_ORDER_CODES:
+            resource_id: str | None = _required(data, "ordersn", "data")
+        else:
+            resource_id = _first_id(data, "ordersn", "order_sn", "item_id")
+        return Notification(
+            # Shopee sends no event id; a retry carries the same bytes, hence the digest.
+            event_key=f"shopee:{body_digest(body)}",
+            marketplace=self.name,
+            store_id=f"shopee-{shop_id}",
+            topic=code,
+            resource_id=resource_id,
+            payload=body.decode("utf-8"),
+        )
+
+
+# --- TikTok Shop -----------------------------------------------------------------------------
+
+_TIKTOK_ORDER_TYPES = {"1"}  # 1 = order status change: data.order_id is what to fetch
+
+
+@dataclass(frozen=True)
+class TikTok:
+    """Authorization = hex HMAC-SHA256(app_secret, app_key + raw body)."""
+
+    app_key: str
+    app_secret: str
+    name: str = "tiktok"
+
+    @property
+    def missing_settings(self) -> list[str]:
+        missing = []
+        if not self.app_key:
+            missing.append("SYNCHUB_TIKTOK_APP_KEY")
+        if not self.app_secret:
+            missing.append("SYNCHUB_TIKTOK_APP_SECRET")
+        return missing
+
+    def signature(self, body: bytes) -> str:
+        return hmac_sha256_hex(self.app_secret, self.app_key.encode() + body)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        if not _signature_matches(self.signature(body), headers.get("authorization")):
+            raise Rejected(401, "missing or invalid Authorization signature")
+        payload = _json_object(body)
+        shop_id = _required(payload, "shop_id")
+        kind = _required(payload, "type")
+        data = _data(payload, required=kind in _TIKTOK_ORDER_TYPES)
+        if kind in _TIKTOK_ORDER_TYPES:
+            resource_id: str | None = _required(data, "order_id", "data")
+        else:
+            resource_id = _first_id(data, "order_id", "product_id", "reverse_order_id")
+        # The published sample event (payloads/tiktok/webhook_order_status_change_type1.json)
+        # has no tts_notification_id: such an event is keyed by its bytes, like Shopee's,
+        # rather than refused — a 400 would make TikTok retry it until it gave up.
+        notification_id = _text(payload.get("tts_notification_id"))
+        return Notification(
+            event_key=f"tiktok:{notification_id or body_digest(body)}",
+            marketplace=self.name,
+            store_id=f"tiktok-{shop_id}",
+            topic=kind,
+            resource_id=resource_id,
+            payload=body.decode("utf-8"),
+        )
+
+
+# --- Bling -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bling:
+    """X-Bling-Signature-256: sha256=<hex HMAC-SHA256(client_secret, raw body)>.
+
+    Bling is the ERP, one account per deployment: the store is `bling-<companyId>` (or
+    `bling-default` when the envelope carries none) and needs no row in `stores`.
+    """
+
+    client_secret: str
+    name: str = "bling"
+
+    @property
+    def missing_settings(self) -> list[str]:
+        return [] if self.client_secret else ["SYNCHUB_BLING_CLIENT_SECRET"]
+
+    def signature(self, body: bytes) -> str:
+        return hmac_sha256_hex(self.client_secret, body)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> Notification:
+        header = headers.get("x-bling-signature-256") or ""
+        scheme, _, provided = header.strip().partition("=")
+        if scheme.lower() != "sha256" or not _signature_matches(self.signature(body), provided):
+            raise Rejected(401, "missing or invalid X-Bling-Signature-256")
+        payload = _json_object(body)
+        event_id = _required(payload, "eventId")
+        event = _required(payload, "event")
+        is_order = event.startswith("order.")
+        data = _data(payload, required=is_order)
+        if is_order:
+            resource_id: str | None = _required(data, "id", "data")
+        else:
+            # stock.* events name the product inside, not at data.id.
+            product = data.get("produto")
+            resource_id = _first_id(data, "id") or (
+                _first_id(product, "id") if isinstance(product, dict) else None
+            )
+        company = _text(payload.get("companyId")) or "default"
+        return Notification(
+            event_key=f"bling:{event_id}",
+            marketplace=self.name,
+            store_id=f"bling-{company}",
+            topic=event,
+            resource_id=resource_id,
+            payload=body.decode("utf-8"),
+        )
