@@ -10,10 +10,13 @@ from synchub_pipelines import settings
 from synchub_pipelines.defs.catalog.assets import central_products, central_stock
 from synchub_pipelines.defs.catalog.source import CatalogResource, source_from_env
 from synchub_pipelines.defs.checks import checks
+from synchub_pipelines.defs.events import definitions as events
 from synchub_pipelines.defs.listings.assets import listing_links, listings
 from synchub_pipelines.defs.marketplaces import BlingResource, MarketplacesResource
+from synchub_pipelines.defs.normalization import definitions as normalization
 from synchub_pipelines.defs.orders.assets import orders
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.stock import definitions as stock
 from synchub_pipelines.defs.stock.assets import stock_snapshots
 from synchub_pipelines.defs.stores.assets import store_partitions_sensor, stores
 
@@ -48,18 +51,23 @@ def resources() -> dict[str, object]:
     }
 
 
-defs = dg.Definitions(
-    assets=[
-        central_products,
-        central_stock,
-        stores,
-        listings,
-        listing_links,
-        orders,
-        stock_snapshots,
-    ],
-    asset_checks=checks,
-    jobs=[catalog_job, listings_job],
-    sensors=[store_partitions_sensor],
-    resources=resources(),
-)
+def core_defs() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[
+            central_products,
+            central_stock,
+            stores,
+            listings,
+            listing_links,
+            orders,
+            stock_snapshots,
+        ],
+        asset_checks=checks,
+        jobs=[catalog_job, listings_job],
+        sensors=[store_partitions_sensor],
+        resources=resources(),
+    )
+
+
+# Each domain folder contributes its own Definitions; the resources come from core_defs().
+defs = dg.Definitions.merge(core_defs(), events.defs, normalization.defs, stock.defs)

@@ -247,3 +247,9 @@ webhook_events = sa.Table(
     comment="Every accepted marketplace notification, with its processing state.",
 )
 KEYS[webhook_events.name] = ("event_key",)
+
+# Each domain keeps its tables in its own module; importing them here puts every table on
+# `metadata` (and in KEYS) whichever module is imported first.
+from synchub_pipelines.warehouse import schema_events as schema_events  # noqa: E402
+from synchub_pipelines.warehouse import schema_normalization as schema_normalization  # noqa: E402
+from synchub_pipelines.warehouse import schema_stock as schema_stock  # noqa: E402

@@ -1,0 +1,1 @@
+"""Event-driven incremental sync: webhook events, sensors, Shopee polling, reconciliation."""

@@ -1,0 +1,1 @@
+"""Category and attribute normalization: internal tree, marketplace trees, mappings, readiness."""

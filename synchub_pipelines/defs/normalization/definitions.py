@@ -1,0 +1,5 @@
+"""The normalization domain's Dagster definitions, merged into the code location."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,5 @@
+"""The stock domain's Dagster definitions, merged into the code location."""
+
+import dagster as dg
+
+defs = dg.Definitions()

@@ -1,0 +1,5 @@
+"""Warehouse tables of the events domain, on the shared `schema.metadata`.
+
+Imported at the end of schema.py so that every table is known wherever the schema is;
+each table registers its natural key in `schema.KEYS` itself.
+"""
