@@ -150,7 +150,9 @@ def load_catalog(path: Path, now: datetime | None = None) -> Catalog:
         catalog.products.append(
             CentralProduct(
                 sku=row.sku,
-                parent_sku=row.parent_sku,
+                # Files list single-SKU products as their own parent; Bling (and the
+                # warehouse) say "no parent", so both sources store the same row.
+                parent_sku=row.parent_sku if row.parent_sku != row.sku else None,
                 name=row.name,
                 brand=row.brand,
                 category=row.category,
