@@ -12,6 +12,29 @@ then decides 401, before any other field is looked at.
 
 Signatures are compared with `hmac.compare_digest` on lowercase hex, so a timing side
 channel does not reveal how many leading characters of a forged signature were right.
+
+The wire contract (what a sender — a marketplace, or the sandbox — must produce; stable):
+
+- `POST /webhooks/mercadolivre`: no signature. JSON object with `application_id` (equal to
+  SYNCHUB_ML_CLIENT_ID, else 401), `_id` (event id), `user_id` (store
+  `mercadolivre-<user_id>`), `topic` and `resource` (e.g. `/orders/123`: the last path
+  segment is the resource id).
+- `POST /webhooks/shopee`: header `Authorization: <hex HMAC-SHA256(partner_key,
+  callback_url + "|" + raw body)>` where partner_key is SYNCHUB_SHOPEE_PARTNER_KEY and
+  callback_url is SYNCHUB_WEBHOOK_PUBLIC_URL without a trailing slash + `/webhooks/shopee`
+  (the URL registered with Shopee, exactly). JSON with `shop_id` (store
+  `shopee-<shop_id>`) and `code`; codes 3 and 4 need `data.ordersn`. Event id: sha256 of
+  the body (Shopee sends none).
+- `POST /webhooks/tiktok`: header `Authorization: <hex HMAC-SHA256(app_secret, app_key +
+  raw body)>` (SYNCHUB_TIKTOK_APP_SECRET, SYNCHUB_TIKTOK_APP_KEY). JSON with `shop_id`
+  (store `tiktok-<shop_id>`) and `type`; type 1 needs `data.order_id`. Event id:
+  `tts_notification_id`, else sha256 of the body.
+- `POST /webhooks/bling`: header `X-Bling-Signature-256: sha256=<hex HMAC-SHA256(
+  client_secret, raw body)>` (SYNCHUB_BLING_CLIENT_SECRET). JSON with `eventId`, `event`
+  (`order.*` events need `data.id`), optional `companyId` (store `bling-<companyId>`,
+  default `bling-default`).
+
+Header names are case-insensitive; hex may be upper or lower case.
 """
 
 from __future__ import annotations
@@ -174,7 +197,7 @@ class Shopee:
         if not self.partner_key:
             missing.append("SYNCHUB_SHOPEE_PARTNER_KEY")
         if not self.callback_url:
-            missing.append("SYNCHUB_SHOPEE_WEBHOOK_URL")
+            missing.append("SYNCHUB_WEBHOOK_PUBLIC_URL")
         return missing
 
     def signature(self, body: bytes) -> str:
