@@ -8,7 +8,7 @@ client into a throwaway PostgreSQL database. Budget used = calls made / calls th
 allowed over the run (its burst plus rate × elapsed); a well-paced client uses most of it
 with no request failing for good. Bling is the ERP: its catalog pull is measured instead.
 
-Usage: python benchmarks/marketplaces.py [--days 30] [--only mercadolivre,tiktok]
+Usage: python benchmarks/marketplaces.py [--days 30] [--only mercadolivre,tiktok,shopee]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ QUOTAS: dict[str, dict[str, tuple[float, float]]] = {
 CLIENT_PACE = {
     "mercadolivre": "SYNCHUB_ML_REQUESTS_PER_SECOND",
     "tiktok": "SYNCHUB_TIKTOK_REQUESTS_PER_SECOND",
+    "shopee": "SYNCHUB_SHOPEE_REQUESTS_PER_SECOND",
 }
 
 
@@ -48,7 +49,7 @@ def budget_used(calls: int, rate: float, burst: float, seconds: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--only", default="mercadolivre,tiktok,amazon")
+    parser.add_argument("--only", default="mercadolivre,tiktok,shopee,amazon")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     wanted = args.only.split(",")

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from synchub_pipelines import settings
+from synchub_pipelines.webhooks import cli as webhooks_cli
 
 if TYPE_CHECKING:
     from synchub_pipelines.marketplaces.tokens import TokenStore
@@ -111,9 +112,17 @@ def _cmd_connect(args: argparse.Namespace) -> int:
             print("1. Open this URL as the seller and grant access:\n")
             print(f"   {url}\n")
             print(f"2. Check that the redirect's state is {state}, then run:\n")
-            print(f"   synchub connect {args.marketplace} --code <the code of the redirect>")
+            shop = " --shop-id <its shop_id>" if args.marketplace == "shopee" else ""
+            print(f"   synchub connect {args.marketplace} --code <the code of the redirect>{shop}")
             return 0
-        if args.marketplace == "tiktok":
+        if args.marketplace == "shopee":
+            if not args.shop_id:
+                print("connect shopee: --shop-id (from the redirect) is required", file=sys.stderr)
+                return 2
+            store = connect.connect_shopee(
+                app, args.code, args.shop_id, engine, tokens, args.tenant
+            )
+        elif args.marketplace == "tiktok":
             store = connect.connect_tiktok(
                 app, args.code, engine, tokens, args.tenant, args.shop_id
             )
@@ -223,9 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.set_defaults(func=_cmd_sandbox_catalog)
 
     connect = commands.add_parser("connect", help="connect a marketplace account (OAuth)")
-    connect.add_argument("marketplace", choices=["mercadolivre", "tiktok", "amazon", "bling"])
+    connect.add_argument(
+        "marketplace", choices=["mercadolivre", "tiktok", "shopee", "amazon", "bling"]
+    )
     connect.add_argument("--code", help="the authorization code from the redirect")
-    connect.add_argument("--shop-id", help="TikTok: the shop, when a grant covers several")
+    connect.add_argument(
+        "--shop-id", help="Shopee: the redirect's shop_id; TikTok: the shop, if several"
+    )
     connect.add_argument("--seller-id", help="Amazon: the selling partner id")
     connect.add_argument("--tenant", default="default")
     connect.set_defaults(func=_cmd_connect)
@@ -241,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("sku")
     link.add_argument("--variation", default="", help="variation id, if the listing has them")
     link.set_defaults(func=_cmd_link)
+    webhooks_cli.register(commands)
     return parser
 
 

@@ -6,7 +6,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
-from synchub_pipelines.marketplaces import amazon, bling, mercadolivre, tiktok
+from synchub_pipelines.marketplaces import amazon, bling, mercadolivre, shopee, tiktok
 from synchub_pipelines.marketplaces.tokens import MemoryTokenStore, TokenSet, TokenStore
 from synchub_pipelines.models import Marketplace, Store
 from synchub_pipelines.warehouse.stores import register_store
@@ -64,6 +64,27 @@ def connect_tiktok(
     finally:
         http.close()
     store = Store.of(Marketplace.TIKTOK, shop_id, name=names.get(shop_id) or shop_id, tenant=tenant)
+    return _register(engine, token_store, store, tokens)
+
+
+def connect_shopee(
+    app: shopee.ShopeeApp,
+    code: str,
+    shop_id: str,
+    engine: Engine,
+    token_store: TokenStore,
+    tenant: str = "default",
+) -> Store:
+    """Exchange the code of Shopee's consent redirect (it names the shop) and register it."""
+    shop_id = shop_id.strip()
+    if not shop_id.isdigit():
+        raise ValueError(f"a Shopee shop_id is a number, not {shop_id!r}")
+    http = app.new_http(shop_id=shop_id)
+    try:
+        tokens = app.exchange_code(http, code, int(shop_id))
+    finally:
+        http.close()
+    store = Store.of(Marketplace.SHOPEE, shop_id, name=f"Shopee {shop_id}", tenant=tenant)
     return _register(engine, token_store, store, tokens)
 
 

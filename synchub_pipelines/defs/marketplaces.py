@@ -14,7 +14,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr, SecretStr
 
 from synchub_pipelines.defs.resources import WarehouseResource
-from synchub_pipelines.marketplaces import amazon, bling, mercadolivre, tiktok
+from synchub_pipelines.marketplaces import amazon, bling, mercadolivre, shopee, tiktok
 from synchub_pipelines.marketplaces.base import StoreClient
 from synchub_pipelines.models import Marketplace, Store
 
@@ -118,6 +118,61 @@ class TikTokResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         )
 
 
+class ShopeeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """Shopee Open Platform v2 partner app (one app, any number of authorized shops)."""
+
+    partner_id: str = Field(default="", description="Partner id (SYNCHUB_SHOPEE_PARTNER_ID)")
+    partner_key: str = Field(
+        default="", description="Partner key (SYNCHUB_SHOPEE_PARTNER_KEY), signs every call"
+    )
+    redirect_uri: str = Field(
+        default="", description="Where Shopee returns after consent (SYNCHUB_SHOPEE_REDIRECT_URI)"
+    )
+    api_url: str = Field(
+        default=shopee.PRODUCTION_API_URL,
+        description="API host (SYNCHUB_SHOPEE_API_URL), e.g. https://openplatform.shopee.com.br",
+    )
+    requests_per_second: float = Field(
+        default=shopee.DEFAULT_REQUESTS_PER_SECOND,
+        description="Client-side pace per shop; Shopee publishes no number, 429s slow it further",
+    )
+
+    @classmethod
+    def from_environment(cls, resolve: bool = False) -> Self:
+        return cls(
+            partner_id=_setting("SYNCHUB_SHOPEE_PARTNER_ID"),
+            partner_key=_secret("SYNCHUB_SHOPEE_PARTNER_KEY", resolve),
+            redirect_uri=_setting(
+                "SYNCHUB_SHOPEE_REDIRECT_URI", "https://localhost:8787/synchub/callback/shopee"
+            ),
+            api_url=_setting("SYNCHUB_SHOPEE_API_URL", shopee.PRODUCTION_API_URL),
+            requests_per_second=float(
+                _setting(
+                    "SYNCHUB_SHOPEE_REQUESTS_PER_SECOND", str(shopee.DEFAULT_REQUESTS_PER_SECOND)
+                )
+            ),
+        )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.partner_id and self.partner_key)
+
+    def app(self) -> shopee.ShopeeApp:
+        if not self.configured:
+            raise dg.Failure(
+                "Shopee is not configured: set SYNCHUB_SHOPEE_PARTNER_ID and _PARTNER_KEY"
+            )
+        if not self.partner_id.isdigit():
+            raise dg.Failure("SYNCHUB_SHOPEE_PARTNER_ID must be the numeric partner id")
+        return shopee.ShopeeApp(
+            partner_id=int(self.partner_id),
+            partner_key=SecretStr(self.partner_key),
+            redirect_uri=self.redirect_uri,
+            api_url=self.api_url,
+            requests_per_second=self.requests_per_second,
+        )
+
+
 class AmazonResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     """Amazon Selling Partner API application (LWA credentials)."""
 
@@ -174,6 +229,9 @@ class MarketplacesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     mercadolivre: MercadoLivreResource
     tiktok: TikTokResource
     amazon: AmazonResource
+    # Optional so that code building the resource by hand for other marketplaces keeps
+    # working; unset means "not configured", like an empty ShopeeResource.
+    shopee: ShopeeResource | None = None
     _apps: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @classmethod
@@ -182,11 +240,15 @@ class MarketplacesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             mercadolivre=MercadoLivreResource.from_environment(resolve),
             tiktok=TikTokResource.from_environment(resolve),
             amazon=AmazonResource.from_environment(resolve),
+            shopee=ShopeeResource.from_environment(resolve),
         )
 
     def _app(self, marketplace: Marketplace) -> Any:
         if marketplace.value not in self._apps:
-            self._apps[marketplace.value] = getattr(self, marketplace.value).app()
+            resource = getattr(self, marketplace.value)
+            if resource is None:  # Shopee left out of a hand-built configuration
+                resource = ShopeeResource()
+            self._apps[marketplace.value] = resource.app()
         return self._apps[marketplace.value]
 
     def client_parts(self, store: Store) -> tuple[type[StoreClient], Any]:
@@ -195,6 +257,7 @@ class MarketplacesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             Marketplace.MERCADOLIVRE: mercadolivre.MercadoLivreClient,
             Marketplace.TIKTOK: tiktok.TikTokClient,
             Marketplace.AMAZON: amazon.AmazonClient,
+            Marketplace.SHOPEE: shopee.ShopeeClient,
         }
         if store.marketplace not in classes:
             raise dg.Failure(

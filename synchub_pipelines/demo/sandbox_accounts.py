@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from synchub_pipelines.connect import (
     connect_amazon,
     connect_mercadolivre,
+    connect_shopee,
     connect_tiktok,
     marketplaces_from_env,
 )
@@ -26,6 +27,7 @@ from synchub_pipelines.models import Store
 from synchub_pipelines.sandbox import amazon as amazon_sandbox
 from synchub_pipelines.sandbox import bling as bling_sandbox
 from synchub_pipelines.sandbox import mercadolivre as ml_sandbox
+from synchub_pipelines.sandbox import shopee as shopee_sandbox
 from synchub_pipelines.sandbox import tiktok as tiktok_sandbox
 from synchub_pipelines.sandbox.world import Seller
 
@@ -59,6 +61,10 @@ def configure_sandbox_env(base_url: str) -> None:
         "SYNCHUB_TIKTOK_APP_SECRET": tiktok_sandbox.APP_SECRET,
         "SYNCHUB_TIKTOK_API_URL": f"{base_url}/tiktok",
         "SYNCHUB_TIKTOK_AUTH_URL": f"{base_url}/tiktok",
+        "SYNCHUB_SHOPEE_PARTNER_ID": str(shopee_sandbox.PARTNER_ID),
+        "SYNCHUB_SHOPEE_PARTNER_KEY": shopee_sandbox.PARTNER_KEY,
+        "SYNCHUB_SHOPEE_REDIRECT_URI": shopee_sandbox.REDIRECT_URL,
+        "SYNCHUB_SHOPEE_API_URL": f"{base_url}/shopee",
         "SYNCHUB_AMAZON_LWA_CLIENT_ID": amazon_sandbox.LWA_CLIENT_ID,
         "SYNCHUB_AMAZON_LWA_CLIENT_SECRET": amazon_sandbox.LWA_CLIENT_SECRET,
         "SYNCHUB_AMAZON_APPLICATION_ID": amazon_sandbox.APPLICATION_ID,
@@ -80,15 +86,20 @@ def configure_sandbox_env(base_url: str) -> None:
     os.environ.setdefault("SYNCHUB_CATALOG_SOURCE", "bling")
     os.environ.setdefault("SYNCHUB_ML_REQUESTS_PER_SECOND", "400")
     os.environ.setdefault("SYNCHUB_TIKTOK_REQUESTS_PER_SECOND", "40")
+    os.environ.setdefault("SYNCHUB_SHOPEE_REQUESTS_PER_SECOND", "40")
 
 
-def _code_from_consent(url: str, extra: dict[str, str], key: str = "code") -> str:
-    """Play the seller's browser: open the consent page, read the code off the redirect."""
+def _consent_redirect(url: str, extra: dict[str, str]) -> dict[str, str]:
+    """Play the seller's browser: open the consent page, read the redirect's parameters."""
     separator = "&" if "?" in url else "?"
     response = httpx.get(f"{url}{separator}{urlencode(extra)}", follow_redirects=False)
     if response.status_code != 302:
         raise RuntimeError(f"sandbox consent page answered {response.status_code}")
-    return parse_qs(urlparse(response.headers["location"]).query)[key][0]
+    return {k: v[0] for k, v in parse_qs(urlparse(response.headers["location"]).query).items()}
+
+
+def _code_from_consent(url: str, extra: dict[str, str], key: str = "code") -> str:
+    return _consent_redirect(url, extra)[key]
 
 
 def connect_sellers(
@@ -111,6 +122,7 @@ def connect_sellers(
         token_store,
         shop_id=seller.seller_id,
     )
+    connectors["shopee"] = lambda seller: _connect_shopee_shop(seller, engine, token_store)
     az = apis.amazon.app()
     connectors["amazon"] = lambda seller: connect_amazon(
         az,
@@ -120,6 +132,16 @@ def connect_sellers(
         token_store,
     )
     return [connectors[s.marketplace](s) for s in sellers if s.marketplace in connectors]
+
+
+def _connect_shopee_shop(seller: Seller, engine: Engine, token_store: TokenStore) -> Store:
+    """Consent as the seller (the sandbox's `shop_id` extra picks the shop), then exchange."""
+    shopee = marketplaces_from_env().shopee
+    if shopee is None:
+        raise RuntimeError("Shopee is not configured: call configure_sandbox_env first")
+    app = shopee.app()
+    redirect = _consent_redirect(app.authorization_url()[0], {"shop_id": seller.seller_id})
+    return connect_shopee(app, redirect["code"], redirect["shop_id"], engine, token_store)
 
 
 def connect_bling_account(token_store: TokenStore) -> str:
