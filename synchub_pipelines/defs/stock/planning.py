@@ -1,0 +1,226 @@
+"""Assets: allocatable stock per SKU (with history) and the push plan per listing variation,
+with the blocking check that keeps a plan publishing more than exists from being pushed."""
+
+from collections import defaultdict
+from datetime import UTC, datetime
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import Field
+
+from synchub_pipelines.defs.common import OWNERS
+from synchub_pipelines.defs.quality import no_rows_check
+from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.stock import reads
+from synchub_pipelines.defs.stock.allocation import ListingKey, allocatable_stock, split
+from synchub_pipelines.defs.stock.policy import POLICY_FILE_ENV, policy_book
+from synchub_pipelines.warehouse import upsert
+from synchub_pipelines.warehouse.schema_stock import (
+    allocatable_stock as allocatable_table,
+)
+from synchub_pipelines.warehouse.schema_stock import (
+    allocatable_stock_history,
+    stock_push_plan,
+)
+
+GROUP = "stock"
+
+
+@dg.asset(
+    name="allocatable_stock",
+    group_name=GROUP,
+    kinds={"python", "sql"},
+    owners=OWNERS,
+    deps=["central_stock", "central_products", "orders", "order_items", "listing_links"],
+    description=(
+        "Per SKU, the units that may be offered now (`allocatable_stock`): on hand minus "
+        "reserved (lines of pending or paid orders not yet shipped, from every store); a kit "
+        "offers min over its components of floor(allocatable / units per kit). Every change "
+        "is kept in `allocatable_stock_history`."
+    ),
+    tags={"domain": "stock"},
+)
+def allocatable_stock_asset(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    engine = warehouse.engine()
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        held = reads.on_hand(conn)
+        kits = reads.components(conn)
+        reserved = reads.reservations(conn)
+        current = {
+            r.sku: (r.on_hand, r.reserved, r.allocatable, r.is_kit)
+            for r in conn.execute(sa.select(allocatable_table))
+        }
+    stock = allocatable_stock(held, reserved.by_sku, kits)
+    # Only SKUs whose figures moved are written, so a re-run changes nothing.
+    moved = [
+        s
+        for s in stock.values()
+        if current.get(s.sku) != (s.on_hand, s.reserved, s.allocatable, s.is_kit)
+    ]
+    rows = upsert.Batch.for_table(allocatable_table)
+    rows.rows.extend((s.sku, s.on_hand, s.reserved, s.allocatable, s.is_kit, now) for s in moved)
+    history = upsert.Batch.for_table(allocatable_stock_history)
+    history.rows.extend((s.sku, now, s.on_hand, s.reserved, s.allocatable) for s in moved)
+    gone = sorted(set(current) - set(stock))
+    with engine.begin() as conn:
+        changed = upsert.write(conn, [rows, history])
+        if gone:
+            conn.execute(sa.delete(allocatable_table).where(allocatable_table.c.sku.in_(gone)))
+    if reserved.unmatched_units:
+        context.log.warning(
+            f"{reserved.unmatched_units} reserved unit(s) are on listings linked to no SKU: "
+            "they reserve nothing until the listing is linked (see listing_links)"
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(stock)),
+            "dagster/table_name": dg.MetadataValue.text("allocatable_stock"),
+            "skus_changed": dg.MetadataValue.int(len(moved)),
+            "skus_removed": dg.MetadataValue.int(len(gone)),
+            "rows_changed": dg.MetadataValue.json(changed),
+            "units_on_hand": dg.MetadataValue.int(
+                sum(s.on_hand for s in stock.values() if not s.is_kit)
+            ),
+            "units_reserved": dg.MetadataValue.int(sum(reserved.by_sku.values())),
+            "reserved_units_unlinked": dg.MetadataValue.int(reserved.unmatched_units),
+            "units_allocatable": dg.MetadataValue.int(
+                sum(s.allocatable for s in stock.values() if not s.is_kit)
+            ),
+            "skus_with_nothing_to_offer": dg.MetadataValue.int(
+                sum(1 for s in stock.values() if s.allocatable == 0)
+            ),
+            "kits": dg.MetadataValue.int(sum(1 for s in stock.values() if s.is_kit)),
+            "warehouse": dg.MetadataValue.text(warehouse.display_url),
+        }
+    )
+
+
+class StorePolicyConfig(dg.Config):
+    """One store's allocation policy in run config (overrides the policy file)."""
+
+    share: float = Field(default=1.0, description="fraction of allocatable to offer (0..1)")
+    buffer: int = Field(default=0, description="units kept back before sharing")
+    max: int | None = Field(default=None, description="never offer more than this")
+    exclude: bool = Field(default=False, description="offer nothing on this store")
+
+
+class PlanConfig(dg.Config):
+    policy_file: str | None = Field(
+        default=None, description=f"YAML/JSON allocation policies; default ${POLICY_FILE_ENV}"
+    )
+    store_policies: dict[str, StorePolicyConfig] = Field(
+        default_factory=dict, description="per store id, overrides the file for this run"
+    )
+
+
+@dg.asset(
+    name="stock_push_plan",
+    group_name=GROUP,
+    kinds={"python", "sql"},
+    owners=OWNERS,
+    deps=[allocatable_stock_asset, "listing_links"],
+    description=(
+        "Per linked listing variation, the quantity it should publish (`stock_push_plan`): "
+        "each store's allocation policy (all, a share, a buffer, a maximum, or exclude — "
+        f"file in ${POLICY_FILE_ENV}, overridable in run config) asks for units, and when "
+        "the asks exceed a SKU's allocatable units they are split in proportion, the same "
+        "way every run. Never more than allocatable per SKU across all listings (blocking check)."
+    ),
+    tags={"domain": "stock"},
+)
+def stock_push_plan_asset(
+    context: dg.AssetExecutionContext, config: PlanConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    try:
+        book = policy_book(config.policy_file).overridden(
+            {store: knobs.model_dump() for store, knobs in config.store_policies.items()}
+        )
+    except ValueError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from None
+    engine = warehouse.engine()
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        links = reads.linked_listings(conn)
+        allocatable = reads.allocatable(conn)
+        current = {
+            (r.store_id, r.listing_id, r.variation_id): tuple(r)[3:9]
+            for r in conn.execute(sa.select(stock_push_plan))
+        }
+    by_sku: dict[str, list[reads.LinkedListing]] = defaultdict(list)
+    for link in links:
+        by_sku[link.sku].append(link)
+    rows = upsert.Batch.for_table(stock_push_plan)
+    published_units = 0
+    per_store: dict[str, dict[str, object]] = {}
+    for sku, listings in sorted(by_sku.items()):
+        units = allocatable.get(sku, 0)
+        asks: dict[ListingKey, int] = {}
+        for listing in listings:
+            asks[listing.key] = book.for_store(listing.key[0]).desired(units)
+        targets = split(units, asks)
+        for listing in listings:
+            store_id = listing.key[0]
+            policy = book.for_store(store_id)
+            figures = (
+                sku,
+                listing.marketplace,
+                policy.describe(),
+                units,
+                asks[listing.key],
+                targets[listing.key],
+            )
+            published_units += targets[listing.key]
+            summary = per_store.setdefault(
+                store_id, {"policy": policy.describe(), "listings": 0, "units": 0}
+            )
+            summary["listings"] = int(summary["listings"]) + 1  # type: ignore[call-overload]
+            summary["units"] = int(summary["units"]) + targets[listing.key]  # type: ignore[call-overload]
+            if current.get(listing.key) != figures:
+                rows.rows.append((*listing.key, *figures, now))
+    gone = set(current) - {link.key for link in links}
+    with engine.begin() as conn:
+        changed = upsert.write(conn, [rows])
+        for store_id, listing_id, variation_id in sorted(gone):
+            conn.execute(
+                sa.delete(stock_push_plan).where(
+                    stock_push_plan.c.store_id == store_id,
+                    stock_push_plan.c.listing_id == listing_id,
+                    stock_push_plan.c.variation_id == variation_id,
+                )
+            )
+    store_table = "\n".join(
+        ["| store | policy | listings | units published |", "|---|---|---:|---:|"]
+        + [
+            f"| {store} | {s['policy']} | {s['listings']} | {s['units']} |"
+            for store, s in sorted(per_store.items())
+        ]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(len(links)),
+            "dagster/table_name": dg.MetadataValue.text("stock_push_plan"),
+            "listings_changed": dg.MetadataValue.int(len(rows.rows)),
+            "listings_removed": dg.MetadataValue.int(len(gone)),
+            "rows_changed": dg.MetadataValue.json(changed),
+            "skus": dg.MetadataValue.int(len(by_sku)),
+            "units_published": dg.MetadataValue.int(published_units),
+            "stores": dg.MetadataValue.md(store_table),
+        }
+    )
+
+
+published_within_allocatable = no_rows_check(
+    "stock_push_plan",
+    "published_within_allocatable",
+    "SELECT p.sku, SUM(p.target_quantity) AS published, MIN(p.target_quantity) AS lowest, "
+    "COALESCE(MAX(a.allocatable), 0) AS allocatable FROM stock_push_plan p "
+    "LEFT JOIN allocatable_stock a ON a.sku = p.sku GROUP BY p.sku "
+    "HAVING SUM(p.target_quantity) > COALESCE(MAX(a.allocatable), 0) "
+    "OR MIN(p.target_quantity) < 0",
+    "For each SKU, the quantities planned across all listings add up to at most its "
+    "allocatable units (and none is negative). Blocking: a plan that fails is never pushed.",
+    blocking=True,
+)

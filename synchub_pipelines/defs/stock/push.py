@@ -1,0 +1,279 @@
+"""The push: decide which listings to write, write them (or only plan them), audit it all.
+
+A listing is written when its target differs from what it publishes (as last seen by the
+listings sync, our own write, or a read-back in a drift sweep), or when it should show zero
+and that zero was last confirmed long ago (a write accepted but never applied must not stay
+wrong forever). Writes that fail are audited as failed and left for the next attempt: the
+writes that succeeded are remembered in `stock_listing_state`, so a retry only repeats
+what failed. A run that would zero an unusual share of all listings stops before writing
+anything, unless forced.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from synchub_pipelines.defs.stock import reads
+from synchub_pipelines.defs.stock.allocation import ListingKey, invariant_breaches
+from synchub_pipelines.defs.stock.writers import StockWrite, WriteOutcome, WriterFactory
+from synchub_pipelines.warehouse import upsert
+from synchub_pipelines.warehouse.schema_stock import stock_listing_state, stock_pushes
+
+
+@dataclass(frozen=True)
+class PushOptions:
+    dry_run: bool = False
+    force: bool = False
+    skus: frozenset[str] | None = None  # None: every SKU of the plan
+    read_back: bool = False  # drift sweep: read each store's quantities from the API first
+    reassert_zero_after: timedelta = timedelta(hours=6)
+    max_zero_share: float = 0.25
+    store_workers: int = 4
+
+
+@dataclass(frozen=True)
+class PlannedWrite:
+    key: ListingKey
+    sku: str
+    marketplace: str
+    before: int | None
+    after: int
+    reason: str  # changed | drift | reassert_zero
+
+
+@dataclass
+class PushReport:
+    planned: list[PlannedWrite] = field(default_factory=list)
+    outcomes: list[tuple[PlannedWrite, WriteOutcome]] = field(default_factory=list)
+    listings_in_plan: int = 0
+    listings_considered: int = 0
+    read_back: int = 0
+    drifted: int = 0
+    calls: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def written(self) -> int:
+        return sum(1 for _, o in self.outcomes if o.ok)
+
+    @property
+    def failed(self) -> list[tuple[PlannedWrite, WriteOutcome]]:
+        return [(p, o) for p, o in self.outcomes if not o.ok]
+
+
+class PushRefused(Exception):
+    """The push would break a rule (invariant, mass zeroing): nothing was written."""
+
+    def __init__(self, message: str, writes: Sequence[PlannedWrite] = ()) -> None:
+        super().__init__(message)
+        self.writes = list(writes)
+
+
+def decide(
+    plan: Sequence[reads.LinkedListing],
+    targets: dict[ListingKey, int],
+    known: dict[ListingKey, reads.Published],
+    now: datetime,
+    options: PushOptions,
+    read_back: dict[ListingKey, int] | None = None,
+) -> list[PlannedWrite]:
+    writes = []
+    for listing in plan:
+        target = targets[listing.key]
+        seen = read_back.get(listing.key) if read_back is not None else None
+        if seen is not None:
+            before: int | None = seen
+            confirmed_at: datetime | None = now
+        else:
+            published = known.get(listing.key)
+            before = published.quantity if published else None
+            confirmed_at = published.confirmed_at if published else None
+        if before != target:
+            reason = "drift" if seen is not None else "changed"
+        elif target == 0 and (
+            confirmed_at is None or now - confirmed_at >= options.reassert_zero_after
+        ):
+            reason = "reassert_zero"
+        else:
+            continue
+        writes.append(
+            PlannedWrite(listing.key, listing.sku, listing.marketplace, before, target, reason)
+        )
+    return writes
+
+
+def run_push(
+    engine: Engine,
+    writer_for: WriterFactory,
+    options: PushOptions,
+    run_id: str,
+    attempt: int,
+    now: datetime,
+) -> PushReport:
+    """Plan, guard, write (or only plan) and audit one push; returns what happened."""
+    report = PushReport()
+    with engine.connect() as conn:
+        rows = reads.plan_rows(conn)
+        allocatable = reads.allocatable(conn)
+    breaches = invariant_breaches([(r.sku, r.target_quantity) for r in rows], allocatable)
+    if breaches:
+        sample = ", ".join(f"{s}: {t} > {a}" for s, (t, a) in list(breaches.items())[:5])
+        raise PushRefused(
+            f"the plan publishes more than is allocatable for {len(breaches)} SKU(s) "
+            f"({sample}); re-materialize stock_push_plan"
+        )
+    report.listings_in_plan = len(rows)
+    chosen = [r for r in rows if options.skus is None or r.sku in options.skus]
+    plan = [
+        reads.LinkedListing((r.store_id, r.listing_id, r.variation_id), r.sku, r.marketplace)
+        for r in chosen
+    ]
+    targets = {(r.store_id, r.listing_id, r.variation_id): int(r.target_quantity) for r in chosen}
+    report.listings_considered = len(plan)
+    stores = sorted({listing.key[0] for listing in plan})
+    with engine.connect() as conn:
+        known = reads.published(conn, stores)
+
+    read_back: dict[ListingKey, int] | None = None
+    if options.read_back:
+        read_back = _read_back(engine, writer_for, stores, now, report)
+    planned = decide(plan, targets, known, now, options, read_back)
+    report.planned = planned
+    report.drifted = sum(1 for w in planned if w.reason == "drift")
+
+    zeroing = [w for w in planned if w.after == 0 and (w.before is None or w.before > 0)]
+    share = len(zeroing) / report.listings_in_plan if report.listings_in_plan else 0.0
+    if zeroing and share > options.max_zero_share and not options.force:
+        raise PushRefused(
+            f"the push would set {len(zeroing)} of {report.listings_in_plan} listings "
+            f"({share:.0%}) to zero, more than the {options.max_zero_share:.0%} allowed; "
+            "check the catalog's stock, then run again with force: true if it is right",
+            zeroing,
+        )
+
+    if options.dry_run:
+        _audit(engine, run_id, attempt, now, [(w, None) for w in planned], dry_run=True)
+        return report
+
+    by_store: dict[str, list[PlannedWrite]] = defaultdict(list)
+    for write in planned:
+        by_store[write.key[0]].append(write)
+
+    def push_store(store_id: str) -> list[tuple[PlannedWrite, WriteOutcome]]:
+        writes = by_store[store_id]
+        try:
+            writer = writer_for(store_id)
+        except Exception as exc:
+            refusal = f"no stock writer for {store_id}: {exc}"[:500]
+            done = [
+                (w, WriteOutcome(StockWrite(w.key[1], w.key[2], w.after), False, refusal))
+                for w in writes
+            ]
+        else:
+            try:
+                outcomes = writer.write_many(
+                    [StockWrite(w.key[1], w.key[2], w.after) for w in writes]
+                )
+                report.calls[store_id] = writer.calls()
+            finally:
+                writer.close()
+            done = list(zip(writes, outcomes, strict=True))
+        # Audit each store as soon as it is done: a run killed later keeps this record.
+        _audit(engine, run_id, attempt, now, done, dry_run=False)
+        return done
+
+    workers = max(1, min(options.store_workers, len(by_store)))
+    with ThreadPoolExecutor(workers, thread_name_prefix="stock-push") as pool:
+        for done in pool.map(push_store, sorted(by_store)):
+            report.outcomes.extend(done)
+    return report
+
+
+def _read_back(
+    engine: Engine,
+    writer_for: WriterFactory,
+    stores: Collection[str],
+    now: datetime,
+    report: PushReport,
+) -> dict[ListingKey, int]:
+    seen: dict[ListingKey, int] = {}
+    for store_id in stores:
+        writer = writer_for(store_id)
+        try:
+            for (listing_id, variation_id), quantity in writer.read_published().items():
+                seen[(store_id, listing_id, variation_id)] = quantity
+            report.calls[f"{store_id} (read-back)"] = writer.calls()
+        finally:
+            writer.close()
+    batch = upsert.Batch.for_table(stock_listing_state)
+    batch.preserve = ("last_written_at",)
+    batch.rows.extend((*key, quantity, now, None) for key, quantity in seen.items())
+    _write_state(engine, batch)
+    report.read_back = len(seen)
+    return seen
+
+
+def _write_state(engine: Engine, batch: upsert.Batch) -> None:
+    if batch.rows:
+        upsert.write(engine, [batch])
+
+
+def _audit(
+    engine: Engine,
+    run_id: str,
+    attempt: int,
+    now: datetime,
+    done: Sequence[tuple[PlannedWrite, WriteOutcome | None]],
+    *,
+    dry_run: bool,
+) -> None:
+    if not done:
+        return
+    audit = upsert.Batch.for_table(stock_pushes)
+    state = upsert.Batch.for_table(stock_listing_state)
+    for write, outcome in done:
+        status = "planned" if outcome is None else "written" if outcome.ok else "failed"
+        audit.rows.append(
+            (
+                run_id,
+                attempt,
+                *write.key,
+                write.sku,
+                write.marketplace,
+                write.before,
+                write.after,
+                write.reason,
+                "dry_run" if dry_run else "real",
+                status,
+                None if outcome is None else outcome.answer,
+                now,
+            )
+        )
+        if outcome is not None and outcome.ok:
+            state.rows.append((*write.key, write.after, now, now))
+    batches = [audit] + ([state] if state.rows else [])
+    upsert.write(engine, batches)
+
+
+def markdown_table(writes: Sequence[PlannedWrite], limit: int = 200) -> str:
+    """The plan as a table an operator reads in the Dagster UI."""
+    lines = [
+        "| store | listing | variation | SKU | before | after | reason |",
+        "|---|---|---|---|---:|---:|---|",
+    ]
+    for w in writes[:limit]:
+        before = "?" if w.before is None else str(w.before)
+        lines.append(
+            f"| {w.key[0]} | {w.key[1]} | {w.key[2] or '—'} | {w.sku} | {before} | "
+            f"{w.after} | {w.reason} |"
+        )
+    if len(writes) > limit:
+        lines.append(f"\n… and {len(writes) - limit} more (all in `stock_pushes`).")
+    if not writes:
+        lines.append("| — | nothing to write | | | | | |")
+    return "\n".join(lines)

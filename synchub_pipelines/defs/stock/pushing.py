@@ -1,0 +1,143 @@
+"""Asset: the stock push — every listing whose published quantity differs from its target
+is written through its marketplace's stock endpoint (or, in a dry-run, only planned)."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+from pydantic import Field
+
+from synchub_pipelines.defs.common import OWNERS, resolve_store
+from synchub_pipelines.defs.marketplaces import MarketplacesResource
+from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.stock.planning import (
+    allocatable_stock_asset,
+    stock_push_plan_asset,
+)
+from synchub_pipelines.defs.stock.push import PushOptions, PushRefused, markdown_table, run_push
+from synchub_pipelines.defs.stock.writers import StockWriter, WriterFactory, writer_for_client
+
+GROUP = "stock"
+
+
+class PushConfig(dg.Config):
+    dry_run: bool = Field(
+        default=False, description="plan only: audit rows marked planned, no API write"
+    )
+    force: bool = Field(
+        default=False, description="push even when an unusual share of listings would be zeroed"
+    )
+    skus: list[str] = Field(
+        default_factory=list, description="push only these SKUs (empty: every SKU)"
+    )
+    read_back: bool = Field(
+        default=False, description="drift sweep: read each listing's quantity from the API first"
+    )
+    reassert_zero_hours: float = Field(
+        default=6.0, description="re-write a zero not confirmed for this long"
+    )
+    max_zero_share: float = Field(
+        default=0.25, description="refuse a push that zeroes more than this share of listings"
+    )
+
+
+def writer_factory(
+    warehouse: WarehouseResource, marketplaces: MarketplacesResource
+) -> WriterFactory:
+    def make(store_id: str) -> StockWriter:
+        store = resolve_store(warehouse, store_id)
+        return writer_for_client(marketplaces.client_for(store, warehouse))
+
+    return make
+
+
+@dg.asset(
+    name="stock_pushes",
+    group_name=GROUP,
+    kinds={"python", "sql"},
+    owners=OWNERS,
+    deps=[stock_push_plan_asset],
+    pool="marketplace_api",
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL),
+    description=(
+        "Writes each planned quantity that differs from what the listing publishes through "
+        "its marketplace's stock endpoint (Mercado Livre item/variation, TikTok inventory, "
+        "Amazon listings PATCH, Shopee update_stock); re-asserts old zeros; stops before "
+        "zeroing an unusual share of listings unless forced; a dry-run only plans. Every "
+        "write and plan is audited in `stock_pushes`; a retry repeats only what failed."
+    ),
+    tags={"domain": "stock"},
+)
+def stock_pushes_asset(
+    context: dg.AssetExecutionContext,
+    config: PushConfig,
+    warehouse: WarehouseResource,
+    marketplaces: MarketplacesResource,
+) -> dg.MaterializeResult:
+    options = PushOptions(
+        dry_run=config.dry_run,
+        force=config.force,
+        skus=frozenset(config.skus) if config.skus else None,
+        read_back=config.read_back,
+        reassert_zero_after=timedelta(hours=config.reassert_zero_hours),
+        max_zero_share=config.max_zero_share,
+    )
+    attempt = context.retry_number
+    try:
+        report = run_push(
+            warehouse.engine(),
+            writer_factory(warehouse, marketplaces),
+            options,
+            context.run.run_id,
+            attempt,
+            datetime.now(UTC).replace(microsecond=0),
+        )
+    except PushRefused as exc:
+        raise dg.Failure(
+            str(exc),
+            metadata={"refused_writes": dg.MetadataValue.md(markdown_table(exc.writes, 50))},
+            allow_retries=False,
+        ) from None
+    reasons: dict[str, int] = {}
+    for write in report.planned:
+        reasons[write.reason] = reasons.get(write.reason, 0) + 1
+    metadata = {
+        "mode": dg.MetadataValue.text("dry-run" if options.dry_run else "real"),
+        "listings_in_plan": dg.MetadataValue.int(report.listings_in_plan),
+        "listings_considered": dg.MetadataValue.int(report.listings_considered),
+        "writes_planned": dg.MetadataValue.int(len(report.planned)),
+        "writes_by_reason": dg.MetadataValue.json(reasons),
+        "writes_done": dg.MetadataValue.int(report.written),
+        "writes_failed": dg.MetadataValue.int(len(report.failed)),
+        "listings_read_back": dg.MetadataValue.int(report.read_back),
+        "listings_drifted": dg.MetadataValue.int(report.drifted),
+        "api_calls": dg.MetadataValue.json(report.calls),
+        "skus": dg.MetadataValue.text(", ".join(sorted(options.skus)) if options.skus else "all"),
+        "plan" if options.dry_run else "writes": dg.MetadataValue.md(
+            markdown_table(report.planned)
+        ),
+        "dagster/table_name": dg.MetadataValue.text("stock_pushes"),
+    }
+    if report.failed:
+        sample = "; ".join(
+            f"{p.key[0]} {p.key[1]}/{p.key[2] or '-'}: {o.answer[:120]}"
+            for p, o in report.failed[:5]
+        )
+        # Retried by the step's retry policy; the writes that succeeded are not repeated.
+        raise dg.Failure(
+            f"{len(report.failed)} of {len(report.outcomes)} stock writes failed ({sample})",
+            metadata=metadata,
+        )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+stock_push_job = dg.define_asset_job(
+    "stock_push_job",
+    selection=dg.AssetSelection.assets(
+        allocatable_stock_asset, stock_push_plan_asset, stock_pushes_asset
+    ),
+    description=(
+        "Allocatable stock → push plan (blocking invariant check) → writes to every "
+        "marketplace. Run config `ops.stock_pushes.config` chooses dry-run, SKUs, drift sweep."
+    ),
+    tags={"synchub/domain": "stock"},
+)

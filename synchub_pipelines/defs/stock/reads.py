@@ -1,0 +1,166 @@
+"""What the stock domain reads from the warehouse: on hand, reservations, kits, links and
+what each listing publishes now."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from synchub_pipelines.defs.stock.allocation import ListingKey
+from synchub_pipelines.models import OrderStatus
+
+# Orders whose units are promised to a buyer but still on the shelf.
+RESERVING_STATUSES = (OrderStatus.PENDING.value, OrderStatus.PAID.value)
+
+
+def on_hand(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(sa.text("SELECT sku, SUM(on_hand) FROM central_stock GROUP BY sku"))
+    return {sku: int(total or 0) for sku, total in rows}
+
+
+def components(conn: Connection) -> dict[str, list[tuple[str, int]]]:
+    kits: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    rows = conn.execute(
+        sa.text(
+            "SELECT kit_sku, component_sku, quantity FROM product_components "
+            "ORDER BY kit_sku, component_sku"
+        )
+    )
+    for kit, component, quantity in rows:
+        kits[kit].append((component, int(quantity)))
+    # A kit flagged in the catalog without components can be assembled from nothing.
+    for (kit,) in conn.execute(sa.text("SELECT sku FROM central_products WHERE is_kit")):
+        kits.setdefault(kit, [])
+    return dict(kits)
+
+
+@dataclass(frozen=True)
+class Reservations:
+    by_sku: dict[str, int]
+    unmatched_units: int  # lines of open orders whose listing is linked to no SKU
+
+
+def reservations(conn: Connection) -> Reservations:
+    """Units in open orders (pending or paid, not shipped), per SKU, from every store.
+
+    A line's SKU is its listing's link; failing that, its seller SKU when the catalog knows it.
+    """
+    rows = conn.execute(
+        sa.text(
+            "SELECT COALESCE(k.sku, p.sku) AS sku, SUM(i.quantity) AS units "
+            "FROM order_items i "
+            "JOIN orders o ON o.store_id = i.store_id AND o.order_id = i.order_id "
+            "LEFT JOIN listing_links k ON k.store_id = i.store_id "
+            "  AND k.listing_id = i.listing_id AND k.variation_id = i.variation_id "
+            "LEFT JOIN central_products p ON p.sku = i.seller_sku "
+            "WHERE o.status IN :statuses "
+            "GROUP BY COALESCE(k.sku, p.sku)"
+        ).bindparams(sa.bindparam("statuses", expanding=True)),
+        {"statuses": list(RESERVING_STATUSES)},
+    )
+    by_sku: dict[str, int] = {}
+    unmatched = 0
+    for sku, units in rows:
+        if sku is None:
+            unmatched += int(units or 0)
+        else:
+            by_sku[sku] = int(units or 0)
+    return Reservations(by_sku, unmatched)
+
+
+@dataclass(frozen=True)
+class LinkedListing:
+    key: ListingKey
+    sku: str
+    marketplace: str
+
+
+def linked_listings(conn: Connection) -> list[LinkedListing]:
+    """Every listing variation of an active store bound to a central SKU."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT k.store_id, k.listing_id, k.variation_id, k.sku, s.marketplace "
+            "FROM listing_links k JOIN stores s ON s.store_id = k.store_id "
+            "WHERE s.status = 'active' "
+            "ORDER BY k.store_id, k.listing_id, k.variation_id"
+        )
+    )
+    return [LinkedListing((r[0], r[1], r[2]), r[3], r[4]) for r in rows]
+
+
+def allocatable(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(sa.text("SELECT sku, allocatable FROM allocatable_stock"))
+    return {sku: int(units) for sku, units in rows}
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back without their zone; they were written as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Published:
+    """What a listing publishes as far as we know, and since when we know it."""
+
+    quantity: int | None
+    confirmed_at: datetime | None
+
+
+def published(
+    conn: Connection, store_ids: Collection[str] | None = None
+) -> dict[ListingKey, Published]:
+    """The freshest knowledge per listing: the listings sync, or our own write / read-back."""
+    where = ""
+    params: dict[str, object] = {}
+    if store_ids is not None:
+        where = "WHERE store_id IN :stores"
+        params["stores"] = list(store_ids)
+
+    def query(sql: str) -> sa.TextClause:
+        text = sa.text(sql.format(where=where))
+        return text.bindparams(sa.bindparam("stores", expanding=True)) if where else text
+
+    known: dict[ListingKey, Published] = {}
+    for store, listing, variation, quantity, seen in conn.execute(
+        query(
+            "SELECT store_id, listing_id, variation_id, available_quantity, synced_at "
+            "FROM listings {where}"
+        ),
+        params,
+    ):
+        known[(store, listing, variation)] = Published(quantity, as_utc(seen))
+    for store, listing, variation, quantity, seen in conn.execute(
+        query(
+            "SELECT store_id, listing_id, variation_id, published_quantity, observed_at "
+            "FROM stock_listing_state {where}"
+        ),
+        params,
+    ):
+        key = (store, listing, variation)
+        current = known.get(key)
+        observed = as_utc(seen)
+        if (
+            current is None
+            or current.confirmed_at is None
+            or (observed is not None and observed >= current.confirmed_at)
+        ):
+            known[key] = Published(quantity, observed)
+    return known
+
+
+def plan_rows(conn: Connection) -> list[sa.Row[tuple[object, ...]]]:
+    return list(
+        conn.execute(
+            sa.text(
+                "SELECT store_id, listing_id, variation_id, sku, marketplace, target_quantity "
+                "FROM stock_push_plan ORDER BY store_id, listing_id, variation_id"
+            )
+        )
+    )

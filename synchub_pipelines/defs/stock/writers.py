@@ -1,0 +1,130 @@
+"""One way to write stock, whatever the marketplace: adapters over each API's client.
+
+Each marketplace client has its own stock call — Mercado Livre `PUT /items/{id}` (item or
+variation), TikTok's inventory update, Amazon's listings PATCH (all through
+`set_available_quantity`), Shopee's `update_stock(item_id, [(model_id, qty)])` — and its
+own rate limiter. The push speaks only `StockWriter`: write some quantities, read back
+what a store publishes, say how many calls each operation took.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from synchub_pipelines.marketplaces.errors import MarketplaceError
+
+# The answer kept in the audit is cut to this many characters.
+ANSWER_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class StockWrite:
+    listing_id: str
+    variation_id: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    write: StockWrite
+    ok: bool
+    answer: str  # the marketplace's answer (accepted) or the error (refused)
+
+
+class StockWriter(Protocol):
+    def write_many(self, writes: Sequence[StockWrite]) -> list[WriteOutcome]: ...
+
+    def read_published(self) -> dict[tuple[str, str], int]: ...
+
+    def calls(self) -> dict[str, int]: ...
+
+    def close(self) -> None: ...
+
+
+def _answer(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+    return text[:ANSWER_LIMIT]
+
+
+def _refusal(exc: Exception) -> str:
+    # MarketplaceError messages carry no URL query, header or body (see errors.py).
+    return _answer(
+        str(exc) if isinstance(exc, MarketplaceError) else f"{type(exc).__name__}: {exc}"
+    )
+
+
+class _ClientWriter:
+    """Shared parts: read-back through the client's listings drain, call counts, close."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def read_published(self) -> dict[tuple[str, str], int]:
+        published: dict[tuple[str, str], int] = {}
+        for page in self.client.iter_listings():
+            for listing in page.records:
+                if listing.available_quantity is not None:
+                    published[(listing.listing_id, listing.variation_id)] = (
+                        listing.available_quantity
+                    )
+        return published
+
+    def calls(self) -> dict[str, int]:
+        stats = getattr(getattr(self.client, "http", None), "stats", {})
+        return {k.removeprefix("calls."): v for k, v in stats.items() if k.startswith("calls.")}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class QuantityWriter(_ClientWriter):
+    """Clients with `set_available_quantity(listing, variation, qty)`: ML, TikTok, Amazon."""
+
+    def write_many(self, writes: Sequence[StockWrite]) -> list[WriteOutcome]:
+        outcomes = []
+        for write in writes:
+            try:
+                answer = self.client.set_available_quantity(
+                    write.listing_id, write.variation_id, write.quantity
+                )
+            except (MarketplaceError, ValueError) as exc:
+                outcomes.append(WriteOutcome(write, False, _refusal(exc)))
+            else:
+                outcomes.append(WriteOutcome(write, True, _answer(answer)))
+        return outcomes
+
+
+class ShopeeWriter(_ClientWriter):
+    """Shopee's `update_stock` takes every model of one item in one call: one call per item."""
+
+    def write_many(self, writes: Sequence[StockWrite]) -> list[WriteOutcome]:
+        by_item: dict[str, list[StockWrite]] = defaultdict(list)
+        for write in writes:
+            by_item[write.listing_id].append(write)
+        outcomes = []
+        for item_id, group in by_item.items():
+            try:
+                answer = self.client.update_stock(
+                    item_id, [(w.variation_id, w.quantity) for w in group]
+                )
+            except (MarketplaceError, ValueError) as exc:
+                outcomes += [WriteOutcome(w, False, _refusal(exc)) for w in group]
+            else:
+                outcomes += [WriteOutcome(w, True, _answer(answer)) for w in group]
+        return outcomes
+
+
+def writer_for_client(client: Any) -> StockWriter:
+    """The adapter that fits a marketplace client."""
+    if hasattr(client, "set_available_quantity"):
+        return QuantityWriter(client)
+    if hasattr(client, "update_stock"):
+        return ShopeeWriter(client)
+    raise TypeError(f"{type(client).__name__} has no stock write operation")
+
+
+WriterFactory = Callable[[str], StockWriter]
