@@ -117,6 +117,21 @@ def _fetch_pages(
         producer.join(timeout=30)
 
 
+def upsert_orders(
+    engine: Engine, orders: Sequence[Order], rejects: Sequence[Rejected] = ()
+) -> dict[str, int]:
+    """Orders with their lines, and the malformed ones into `ingest_errors`, in one
+    transaction; rows changed per table."""
+    if orders:
+        batches, prunes = order_batches(orders)
+        if rejects:
+            batches.append(reject_batch(rejects, datetime.now().astimezone()))
+        return upsert.write(engine, batches, prunes)
+    if rejects:
+        upsert.write(engine, [reject_batch(rejects, datetime.now().astimezone())])
+    return {}
+
+
 def sync_orders(
     client: StoreClient,
     engine: Engine,
@@ -135,13 +150,7 @@ def sync_orders(
     rejects: list[Rejected] = []
 
     def flush() -> None:
-        if pending:
-            batches, prunes = order_batches(pending)
-            if rejects:
-                batches.append(reject_batch(rejects, datetime.now().astimezone()))
-            stats.add_changed(upsert.write(engine, batches, prunes))
-        elif rejects:
-            upsert.write(engine, [reject_batch(rejects, datetime.now().astimezone())])
+        stats.add_changed(upsert_orders(engine, pending, rejects))
         pending.clear()
         rejects.clear()
         if on_batch is not None:

@@ -1,0 +1,82 @@
+"""The webhook sensor: new events by cursor → one run per store per tick."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from synchub_pipelines.defs.events.event_log import due_events, group_by_store, new_events
+from synchub_pipelines.defs.events.process import store_events_job
+from synchub_pipelines.defs.partitions import STORES, store_partitions
+from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.warehouse.stores import load_stores
+
+# Bounds one tick's work (and a run's config); a larger backlog drains over a few ticks.
+MAX_EVENTS_PER_TICK = 20_000
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("SYNCHUB_EVENTS_SENSOR_INTERVAL", "3"))
+
+
+def _cursor(raw: str | None) -> int:
+    return int(raw) if raw else 0
+
+
+@dg.sensor(
+    job=store_events_job,
+    minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Reads webhook events past its cursor (the last `seq` handed out) and due retries, "
+        "and launches one `store_events_job` run per store for its batch. Run keys name the "
+        "store and seq range, so a re-evaluated tick launches nothing twice. Adds a `stores` "
+        "partition for a connected store seen here first."
+    ),
+)
+def webhook_events_sensor(
+    context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+) -> dg.SensorResult | dg.SkipReason:
+    engine = warehouse.engine()
+    cursor = _cursor(context.cursor)
+    new = new_events(engine, cursor, MAX_EVENTS_PER_TICK)
+    due = due_events(engine, cursor, datetime.now(UTC), MAX_EVENTS_PER_TICK)
+    if not new and not due:
+        return dg.SkipReason(f"no pending webhook events past seq {cursor}")
+    batches = group_by_store(new, due)
+
+    marketplace_of = {s.store_id: s.marketplace.value for s in load_stores(engine)}
+    partitioned = set(context.instance.get_dynamic_partitions(STORES))
+    unpartitioned = sorted(
+        b.store_id
+        for b in batches
+        if b.store_id in marketplace_of and b.store_id not in partitioned
+    )
+    requests = []
+    for batch in batches:
+        tags = {"synchub/store": batch.store_id}
+        if batch.store_id in marketplace_of:
+            tags["synchub/marketplace"] = marketplace_of[batch.store_id]
+        requests.append(
+            dg.RunRequest(
+                run_key=batch.run_key,
+                run_config=dg.RunConfig(
+                    ops={
+                        "process_store_events": {
+                            "config": {"store_id": batch.store_id, "seqs": batch.seqs}
+                        }
+                    }
+                ),
+                tags=tags,
+            )
+        )
+    context.log.info(
+        f"{len(new)} new and {len(due)} due event(s) → {len(requests)} run(s): "
+        + ", ".join(f"{b.store_id}×{len(b.seqs)}" for b in batches)
+    )
+    return dg.SensorResult(
+        run_requests=requests,
+        cursor=str(max([cursor] + [e.seq for e in new])),
+        dynamic_partitions_requests=(
+            [store_partitions.build_add_request(unpartitioned)] if unpartitioned else []
+        ),
+    )

@@ -1,0 +1,156 @@
+"""The webhook sensor and the runs it launches: batching, idempotence, retries, partitions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import sqlalchemy as sa
+
+from synchub_pipelines.defs.events.sensor import webhook_events_sensor
+from synchub_pipelines.defs.partitions import STORES
+from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.warehouse.schema import webhook_events
+from synchub_pipelines_tests.events.helpers import (
+    add_events,
+    event_rows,
+    execute,
+    ml_order_event,
+    op_config,
+    order_ids,
+    run_requests,
+)
+from synchub_pipelines_tests.pipeline.harness import Harness
+
+
+def _tick(instance: dg.DagsterInstance, url: str, cursor: str | None):  # type: ignore[no-untyped-def]
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource(url=url)}
+    )
+    return webhook_events_sensor(context)
+
+
+def test_thousand_events_for_two_stores_make_two_runs(sandbox, pg_url, tmp_path):  # type: ignore[no-untyped-def]
+    harness = Harness(sandbox, pg_url, tmp_path)
+    store_ids = harness.connect_all()
+    assert len(store_ids) == 2
+    world = sandbox.sandbox.world
+    expected: dict[str, set[str]] = {}
+    rows = []
+    for store_id in store_ids:
+        seller = next(s for s in world.sellers if s.store_id == store_id)
+        ids = [str(o.order_number) for o in world.orders_of(seller)][:100]
+        expected[store_id] = set(ids)
+        # 500 notifications per store over 100 orders: status changes and resends.
+        rows += [ml_order_event(store_id, ids[i % len(ids)]) for i in range(500)]
+    add_events(harness.engine, rows)
+
+    with dg.instance_for_test() as instance:
+        first = _tick(instance, pg_url, None)
+        requests = run_requests(first)
+        assert len(requests) == 2
+        assert sorted(r.tags["synchub/store"] for r in requests) == sorted(store_ids)
+        assert all(len(op_config(r)["seqs"]) == 500 for r in requests)
+        # The stores seen first here get their partition with the same tick.
+        added = [k for req in first.dynamic_partitions_requests for k in req.partition_keys]
+        assert sorted(added) == sorted(store_ids)
+
+        # Re-evaluating the same tick asks for the same run keys (the daemon launches a
+        # run key once); the next tick, past the cursor, asks for nothing.
+        again = run_requests(_tick(instance, pg_url, None))
+        assert sorted(r.run_key for r in again) == sorted(r.run_key for r in requests)
+        assert isinstance(_tick(instance, pg_url, first.cursor), dg.SkipReason)
+
+        instance.add_dynamic_partitions(STORES, added)
+        for request in requests:
+            assert execute(request, instance, harness.resources()).success
+        # A duplicate launch of a finished batch claims nothing and changes nothing.
+        assert execute(requests[0], instance, harness.resources()).success
+
+        for store_id in store_ids:
+            assert set(order_ids(harness.engine, store_id)) == expected[store_id]
+        states = {r["state"] for r in event_rows(harness.engine)}
+        assert states == {"processed"}
+        assert isinstance(_tick(instance, pg_url, first.cursor), dg.SkipReason)
+
+        # The asset catalog shows the (business date × store) partitions the runs wrote.
+        materialized = instance.get_materialized_partitions(dg.AssetKey("orders"))
+        with harness.engine.connect() as conn:
+            partitions = {
+                f"{day.isoformat()}|{store}"
+                for store, day in conn.execute(
+                    sa.text("SELECT DISTINCT store_id, business_date FROM orders")
+                )
+            }
+        assert materialized == partitions
+
+
+def test_duplicate_events_make_one_order_row(sandbox, pg_url, tmp_path):  # type: ignore[no-untyped-def]
+    harness = Harness(sandbox, pg_url, tmp_path)
+    store_id = harness.connect_all()[0]
+    seller = next(s for s in sandbox.sandbox.world.sellers if s.store_id == store_id)
+    order_id = str(next(iter(sandbox.sandbox.world.orders_of(seller))).order_number)
+    add_events(harness.engine, [ml_order_event(store_id, order_id) for _ in range(10)])
+    with dg.instance_for_test() as instance:
+        tick = _tick(instance, pg_url, None)
+        requests = run_requests(tick)
+        assert len(requests) == 1
+        result = execute(requests[0], instance, harness.resources())
+        assert result.success
+    assert order_ids(harness.engine, store_id) == [order_id]
+    rows = event_rows(harness.engine)
+    assert [r["state"] for r in rows] == ["processed"] * 10
+    assert all(r["processed_at"] is not None for r in rows)
+
+
+def test_failing_fetch_backs_off_then_fails_with_reason(sandbox, pg_url, tmp_path):  # type: ignore[no-untyped-def]
+    harness = Harness(sandbox, pg_url, tmp_path)
+    store_id = harness.connect_all()[0]
+    seller = next(s for s in sandbox.sandbox.world.sellers if s.store_id == store_id)
+    good = str(next(iter(sandbox.sandbox.world.orders_of(seller))).order_number)
+    missing = "999000111"  # no such order: Mercado Livre answers 404
+    add_events(harness.engine, [ml_order_event(store_id, good), ml_order_event(store_id, missing)])
+
+    def state_of(order_id: str) -> sa.RowMapping:
+        return next(r for r in event_rows(harness.engine) if r["resource_id"] == order_id)
+
+    with dg.instance_for_test() as instance:
+        cursor = None
+        delays = []
+        for attempt in (1, 2, 3):
+            tick = _tick(instance, pg_url, cursor)
+            requests = run_requests(tick)
+            assert len(requests) == 1
+            if attempt > 1:
+                assert ":retry-" in (requests[0].run_key or "")
+            cursor = tick.cursor
+            before = datetime.now(UTC)
+            result = execute(
+                requests[0], instance, harness.resources(), max_attempts=3, retry_base_seconds=60
+            )
+            # One bad id fails its own event only; the run says so.
+            assert not result.success
+            row = state_of(missing)
+            assert row["attempts"] == attempt
+            assert "404" in row["last_error"] and "orders.get" in row["last_error"]
+            if attempt < 3:
+                assert row["state"] == "pending"
+                delays.append(row["next_attempt_at"] - before)
+                # Not due yet: the next tick launches nothing.
+                assert isinstance(_tick(instance, pg_url, cursor), dg.SkipReason)
+                with harness.engine.begin() as conn:  # the backoff elapses
+                    conn.execute(
+                        sa.update(webhook_events)
+                        .where(webhook_events.c.resource_id == missing)
+                        .values(next_attempt_at=datetime.now(UTC) - timedelta(seconds=1))
+                    )
+        assert state_of(good)["state"] == "processed"
+        final = state_of(missing)
+        assert final["state"] == "failed" and final["next_attempt_at"] is None
+        assert "not found" in final["last_error"].lower() or "404" in final["last_error"]
+        # Exponential: about 60 s after the first failure, about 120 s after the second.
+        assert timedelta(seconds=55) <= delays[0] <= timedelta(seconds=90)
+        assert timedelta(seconds=115) <= delays[1] <= timedelta(seconds=150)
+        # A failed event is not handed out again.
+        assert isinstance(_tick(instance, pg_url, cursor), dg.SkipReason)
+    assert order_ids(harness.engine, store_id) == [good]
