@@ -18,6 +18,7 @@ duplicate may consume a number (a gap), never repeat or reorder one. Every write
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import time
@@ -336,9 +337,14 @@ def _settle(
 class KnownStores:
     """The active store ids, cached: the hot path reads a set, not the database.
 
-    Reloaded when older than `max_age` seconds, and on a miss (a store connected a moment
-    ago) — but at most once per `min_interval` seconds, so a stream of events for an
-    unknown store does not turn into a stream of queries.
+    A hit is answered from the cache; a cache older than `max_age` seconds is reloaded in
+    the background meanwhile (if that fails, the old list stays: a store rarely vanishes).
+    A miss is answered only by a list read *after* the question was asked, because the
+    store may have connected a moment ago: the caller waits for the next load, and loads
+    happen at most once per `min_interval` seconds, each answering every miss that was
+    waiting for it. So a stream of events for an unknown store costs one query a second,
+    not one per event, and an event whose store row was committed before it arrived is
+    never quarantined. Before the first load, any load will do.
     """
 
     def __init__(
@@ -352,34 +358,54 @@ class KnownStores:
         self._min_interval = min_interval
         self._ids: frozenset[str] = frozenset()
         self._loaded = False
-        self._loaded_at = -math.inf
-        self._attempted_at = -math.inf
+        self._loaded_at = -math.inf  # start of the newest load that succeeded
+        self._attempted_at: float | None = None  # start of the newest load
+        self._failure: StorageUnavailable | None = None  # why the newest load failed
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
 
     async def contains(self, store_id: str) -> bool:
-        now = time.monotonic()
-        if now - self._loaded_at >= self._max_age and self._may_attempt(now):
-            try:
-                await self._refresh()
-            except StorageUnavailable:
-                if not self._loaded:
-                    raise
-                log.warning("store list not refreshed; using the one from before")
+        """Raises StorageUnavailable when it cannot tell (the caller answers 503)."""
+        asked_at = time.monotonic()
         if store_id in self._ids:
+            if asked_at - self._loaded_at >= self._max_age:
+                self._refresh_in_background(asked_at)
             return True
-        if self._may_attempt(time.monotonic()):
-            # Unavailable here means "cannot tell": the caller answers 503, not quarantine.
-            await self._refresh()
+        first_try = not self._loaded and self._failure is None
+        await self._load_since(-math.inf if first_try else asked_at)
         return store_id in self._ids
 
-    def _may_attempt(self, now: float) -> bool:
-        return now - self._attempted_at >= self._min_interval
+    async def close(self) -> None:
+        if self._background is not None and not self._background.done():
+            self._background.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._background
 
-    async def _refresh(self) -> None:
+    def _refresh_in_background(self, asked_at: float) -> None:
+        if self._background is None or self._background.done():
+            self._background = asyncio.create_task(self._refresh(asked_at))
+
+    async def _refresh(self, since: float) -> None:
+        try:
+            await self._load_since(since)
+        except StorageUnavailable as exc:
+            log.warning("store list not refreshed; using the one from before: %s", exc)
+
+    async def _load_since(self, since: float) -> None:
+        """Make sure a load that started at or after `since` has ended; raise if it failed."""
         async with self._lock:
-            # Whoever held the lock before us may just have refreshed: one query for all.
-            if not self._may_attempt(time.monotonic()):
+            if self._attempted_at is not None and self._attempted_at >= since:
+                if self._failure is not None:
+                    raise self._failure
                 return
-            self._attempted_at = time.monotonic()
-            ids = await run_in_threadpool(self._load)
-            self._ids, self._loaded, self._loaded_at = ids, True, time.monotonic()
+            if self._attempted_at is not None:
+                wait = self._attempted_at + self._min_interval - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            started = self._attempted_at = time.monotonic()
+            try:
+                ids = await run_in_threadpool(self._load)
+            except StorageUnavailable as exc:
+                self._failure = exc
+                raise
+            self._ids, self._loaded, self._loaded_at, self._failure = ids, True, started, None
