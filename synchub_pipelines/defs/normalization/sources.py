@@ -1,0 +1,74 @@
+"""Which marketplaces have category APIs here, and a client to reach each one.
+
+Category trees are per site or region, not per store: any connected store's client will
+do, so the first active store of each marketplace is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import dagster as dg
+
+from synchub_pipelines.defs.marketplaces import MarketplacesResource
+from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.marketplaces.categories import mercadolivre as ml_categories
+from synchub_pipelines.marketplaces.categories import tiktok as tiktok_categories
+from synchub_pipelines.models import Store
+from synchub_pipelines.warehouse.stores import load_stores
+
+# Each module offers fetch_tree(client), fetch_attributes(client, category_id) and
+# suggest(client, text). Shopee joins when its client and category module exist.
+_MODULES: dict[str, ModuleType] = {
+    "mercadolivre": ml_categories,
+    "tiktok": tiktok_categories,
+}
+
+
+def _optional_modules() -> dict[str, ModuleType]:
+    found = dict(_MODULES)
+    with suppress(ModuleNotFoundError):
+        found["shopee"] = importlib.import_module(
+            "synchub_pipelines.marketplaces.categories.shopee"
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class CategorySource:
+    marketplace: str
+    store: Store
+    module: ModuleType
+
+
+def category_sources(warehouse: WarehouseResource) -> list[CategorySource]:
+    """One source per marketplace that has a connected store and a category module."""
+    modules = _optional_modules()
+    picked: dict[str, CategorySource] = {}
+    for store in load_stores(warehouse.engine()):
+        name = store.marketplace.value
+        if name in modules and name not in picked:
+            picked[name] = CategorySource(name, store, modules[name])
+    return list(picked.values())
+
+
+@contextmanager
+def client_of(
+    source: CategorySource, marketplaces: MarketplacesResource, warehouse: WarehouseResource
+) -> Iterator[Any]:
+    client: Any = marketplaces.client_for(source.store, warehouse)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def skipped(context: dg.AssetExecutionContext, source: CategorySource, exc: Exception) -> str:
+    message = f"{source.marketplace} (via {source.store.store_id}): {exc}"
+    context.log.warning(f"skipped {message}")
+    return message
