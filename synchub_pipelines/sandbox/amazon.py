@@ -53,7 +53,7 @@ from synchub_pipelines.sandbox.amazon_render import (
     valid_orders_query,
 )
 from synchub_pipelines.sandbox.infra import TokenBucket
-from synchub_pipelines.sandbox.world import Buyer, Order, OrderLine, Seller
+from synchub_pipelines.sandbox.world import Buyer, Order, OrderChange, OrderLine, Seller
 
 if TYPE_CHECKING:
     from synchub_pipelines.sandbox.server import Sandbox
@@ -298,7 +298,24 @@ class Simulator:
             book.add(order)
             item.variation.available_quantity -= quantity
             item.updated_ts = now.timestamp()
+        self.sandbox.world.order_created(order)
         return order
+
+    def on_order_changed(self, change: OrderChange) -> None:
+        """World listener: re-index an order whose timeline changed at runtime."""
+        order = change.order
+        if change.kind != "status" or order.seller.seller_id not in self.sellers:
+            return
+        with self._lock:
+            book = self._books.get(order.seller.seller_id)
+            if book is not None:  # an unbuilt book indexes the new timeline when built
+                book.restep(order)
+            if change.status == "cancelled":  # a cancelled runtime sale restocked its SKU
+                catalog = self._catalog(order.seller)
+                for line in order.lines:
+                    item = catalog.by_sku.get(line.sku) if line.sku else None
+                    if item is not None:
+                        item.updated_ts = change.at.timestamp()
 
     @staticmethod
     def amazon_order_id(order: Order) -> str:

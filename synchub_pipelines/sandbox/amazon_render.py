@@ -473,6 +473,15 @@ class OrderBook:
             bisect.insort(self.updates, (ts, order.order_number, i))
         return view
 
+    def restep(self, order: Order) -> None:
+        """Re-index an order whose timeline changed after it was indexed."""
+        number = order.order_number
+        for i, (_, ts) in enumerate(self.views[number].steps):
+            del self.updates[bisect.bisect_left(self.updates, (ts, number, i))]
+        self._rendered.pop(number, None)
+        for i, (_, ts) in enumerate(self._register(order).steps):
+            bisect.insort(self.updates, (ts, number, i))
+
     def next_order_number(self) -> int:
         # Far above the World's own numbering when the seller has no order yet.
         return max(self.views, default=2_900_000_000_000) + 1

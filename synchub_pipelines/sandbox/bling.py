@@ -47,6 +47,7 @@ from synchub_pipelines.sandbox.bling_render import (
     Pedido,
     build_pedidos,
     dumps,
+    hashed_int,
     loja_id_for,
     pedido_detail,
     pedido_summary,
@@ -55,7 +56,7 @@ from synchub_pipelines.sandbox.bling_render import (
     quantity,
 )
 from synchub_pipelines.sandbox.infra import TokenBucket
-from synchub_pipelines.sandbox.world import SAO_PAULO
+from synchub_pipelines.sandbox.world import SAO_PAULO, OrderChange
 
 if TYPE_CHECKING:
     from synchub_pipelines.sandbox.server import Sandbox
@@ -66,6 +67,7 @@ CLIENT_SECRET = "sandbox-bling-client-secret"  # noqa: S105
 REDIRECT_URI = "https://localhost:8787/synchub/callback/bling"
 DEPOSITO_ID = 14886873821
 DEPOSITO_NOME = "Geral"
+_PEDIDO_IDS = (10_000_000_000, 9_000_000_000)  # (low, span) as build_pedidos draws them
 
 ACCESS_TOKEN_TTL = 21_600
 REFRESH_TOKEN_TTL = 30 * 86_400
@@ -277,6 +279,16 @@ class PedidoQuery:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+def _paid_spans(pedido: Pedido) -> list[tuple[float, float, Pedido]]:
+    """(paid since, until the next step or forever, pedido): when its units are reserved."""
+    spans = []
+    for i, (status, _) in enumerate(pedido.order.timeline):
+        if status == "paid":
+            end = pedido.step_ts[i + 1] if i + 1 < len(pedido.step_ts) else math.inf
+            spans.append((pedido.step_ts[i], end, pedido))
+    return spans
+
+
 class Simulator:
     """Bling API v3 for one company account, rendering the sandbox World."""
 
@@ -350,12 +362,7 @@ class Simulator:
         # Every moment any order changes; how many have passed identifies the whole state
         # of the order book, which keys the caches below.
         self._events = array("d", sorted(ts for p in self.pedidos for ts in p.step_ts))
-        spans: list[tuple[float, float, Pedido]] = []
-        for pedido in self.pedidos:
-            for i, (status, _) in enumerate(pedido.order.timeline):
-                if status == "paid":
-                    end = pedido.step_ts[i + 1] if i + 1 < len(pedido.step_ts) else math.inf
-                    spans.append((pedido.step_ts[i], end, pedido))
+        spans = [span for pedido in self.pedidos for span in _paid_spans(pedido)]
         spans.sort(key=lambda s: s[0])
         self._paid_spans = spans
         self._paid_starts = array("d", (s[0] for s in spans))
@@ -366,6 +373,55 @@ class Simulator:
         self._filter_cache: LRU[tuple[PedidoQuery, int], list[Pedido]] = LRU(32)
         self._summary_cache: LRU[tuple[int, int], str] = LRU(100_000)
         self._detail_cache: LRU[tuple[int, int], str] = LRU(20_000)
+
+    def on_order_changed(self, change: OrderChange) -> None:
+        """World listener: the ERP imports every marketplace sale and follows its status.
+
+        Rendered pedidos stay cached: they are keyed by timeline step, and a change only
+        ever replaces steps that had not happened yet.
+        """
+        order = change.order
+        pedido = self._pedido_by_numero_loja.get(str(order.order_number))
+        if pedido is None:
+            key, salt = f"pedido:{order.order_number}", 0
+            pedido_id = hashed_int(key, *_PEDIDO_IDS)
+            while pedido_id in self._pedido_by_id:  # the same re-hash as IdAllocator
+                salt += 1
+                pedido_id = hashed_int(f"{key}#{salt}", *_PEDIDO_IDS)
+            contato = hashed_int(f"contato:{order.buyer.buyer_id}", 10**10, 9 * 10**10)
+            numero = max((p.numero for p in self.pedidos), default=0) + 1
+            loja = loja_id_for(order.seller.store_id)
+            pedido = Pedido(order, pedido_id, numero, loja, contato)
+            at = bisect_right(self._created, pedido.created_ts)
+            self.pedidos.insert(at, pedido)
+            self._created.insert(at, pedido.created_ts)
+            self._pedido_by_id[pedido.id] = pedido
+            self._pedido_by_numero[pedido.numero] = pedido
+            self._pedido_by_numero_loja[pedido.numero_loja] = pedido
+            members, created = self._by_loja.setdefault(pedido.loja_id, ([], array("d")))
+            at = bisect_right(created, pedido.created_ts)
+            members.insert(at, pedido)
+            created.insert(at, pedido.created_ts)
+        else:
+            for moment in pedido.step_ts:
+                del self._events[bisect_left(self._events, moment)]
+            kept = [s for s in self._paid_spans if s[2] is not pedido]
+            self._paid_spans = kept
+            self._paid_starts = array("d", (s[0] for s in kept))
+            self._open_paid = [s for s in self._open_paid if s[2] is not pedido]
+            pedido.step_ts = tuple(when.timestamp() for _, when in order.timeline)
+        for moment in pedido.step_ts:
+            self._events.insert(bisect_right(self._events, moment), moment)
+        for span in _paid_spans(pedido):
+            at = bisect_right(self._paid_starts, span[0])
+            self._paid_spans.insert(at, span)
+            self._paid_starts.insert(at, span[0])
+            if span[1] == math.inf:
+                self._open_paid.append(span)
+            else:
+                self._paid_max_span = max(self._paid_max_span, span[1] - span[0])
+        self._reserved_cache = None
+        self._filter_cache = LRU(32)
 
     def _state(self, now: float) -> int:
         return bisect_right(self._events, now)

@@ -45,7 +45,7 @@ from synchub_pipelines.sandbox.mercadolivre_render import (
     order_number_of_shipment,
     order_status,
 )
-from synchub_pipelines.sandbox.world import Buyer, Listing, Order, OrderLine, Seller
+from synchub_pipelines.sandbox.world import Buyer, Listing, Order, OrderChange, OrderLine, Seller
 
 if TYPE_CHECKING:
     from synchub_pipelines.sandbox.server import Sandbox
@@ -984,7 +984,27 @@ class Simulator:
             index.add(order)
             self.render.count_sale(order)
             self.render.item_updated[listing_number] = created
+        self.world.order_created(order)
         return order
+
+    def on_order_changed(self, change: OrderChange) -> None:
+        """World listener: re-index an order whose timeline changed at runtime."""
+        order = change.order
+        if change.kind != "status" or order.seller.marketplace != MARKETPLACE:
+            return
+        with self._lock:
+            index = self._orders_of[int(order.seller.seller_id)]
+            steps = tuple(when.timestamp() for _, when in order.timeline)
+            at = bisect_left(index.created, steps[0])
+            while index.orders[at] is not order:
+                at += 1
+            index.steps[at] = steps
+            index.max_span = max(index.max_span, steps[-1] - steps[0])
+            index.version += 1
+            self._search_cache.clear()
+            if change.status == "cancelled":
+                for line in order.lines:
+                    self.render.item_updated[line.listing_number] = change.at
 
     async def _sandbox_sale(self, request: Request) -> Response:
         try:

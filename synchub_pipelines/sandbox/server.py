@@ -2,27 +2,37 @@
 
 Each marketplace is mounted under its own prefix (`/mercadolivre`, `/shopee`, …), so one
 port serves them all and a client's base URL is `http://HOST:PORT/<marketplace>`.
-`/_sandbox/*` holds the operator knobs (fault injection, clock) that no real API has.
+`/_sandbox/*` holds the operator knobs that no real API has: fault injection, the clock,
+outbound webhooks (`/_sandbox/webhooks`, see webhooks.py), order status changes
+(`/_sandbox/orders/{marketplace}/{order_id}/status`) and live sales (`/_sandbox/live`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import socket
 import threading
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import uvicorn
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from synchub_pipelines.sandbox.amazon_render import amazon_order_id
 from synchub_pipelines.sandbox.infra import Faults, SandboxClock
-from synchub_pipelines.sandbox.world import Seller, World, WorldSize
+from synchub_pipelines.sandbox.live import LiveSales, LiveSettings
+from synchub_pipelines.sandbox.shopee_render import order_number_candidates, order_sn
+from synchub_pipelines.sandbox.tiktok_render import order_number_of as tiktok_order_number
+from synchub_pipelines.sandbox.webhooks import WebhookEmitter, WebhookSettings
+from synchub_pipelines.sandbox.world import InvalidTransition, Order, Seller, World, WorldSize
 
 # One module per marketplace; each defines `Simulator(sandbox)` with `.name` and `.app()`.
 SIMULATOR_MODULES: tuple[str, ...] = ("mercadolivre", "bling", "tiktok", "amazon", "shopee")
@@ -45,6 +55,9 @@ class SandboxConfig:
     rate_limits: dict[str, float] = field(default_factory=dict)
     # Pre-render responses at start-up (benchmarks measure the client, not the simulator).
     prewarm: bool = False
+    # Outbound webhooks (no URL: none sent) and live sales started with the server.
+    webhooks: WebhookSettings | None = None
+    live: LiveSettings | None = None
 
 
 class Sandbox:
@@ -70,6 +83,16 @@ class Sandbox:
                 warm = getattr(simulator, "warm", None)
                 if warm is not None:
                     warm()
+        # Simulators re-index a changed order before the emitter tells anyone about it.
+        for simulator in self.simulators.values():
+            listener = getattr(simulator, "on_order_changed", None)
+            if listener is not None:
+                self.world.subscribe(listener)
+        self.webhooks = WebhookEmitter(
+            self, self.config.webhooks or WebhookSettings(seed=self.config.seed)
+        )
+        self.world.subscribe(self.webhooks.notify)
+        self.live = LiveSales(self)
 
     def rate_limit(self, marketplace: str, default: float) -> float:
         return self.config.rate_limits.get(marketplace, default)
@@ -79,9 +102,118 @@ class Sandbox:
             Route("/_sandbox/healthz", self._healthz),
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST"]),
             Route("/_sandbox/clock/advance", self._advance_clock, methods=["POST"]),
+            Route("/_sandbox/webhooks", self._webhooks, methods=["GET", "POST"]),
+            Route("/_sandbox/live", self._live, methods=["GET", "POST"]),
+            Route(
+                "/_sandbox/orders/{marketplace}/{order_id}/status",
+                self._order_status,
+                methods=["POST"],
+            ),
         ]
         routes += [Mount(f"/{name}", app=sim.app()) for name, sim in self.simulators.items()]
-        return Starlette(routes=routes)
+        return Starlette(routes=routes, lifespan=self._lifespan)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        if self.config.live is not None and self.config.live.rate_per_minute > 0:
+            self.live.configure(**self.config.live.model_dump())
+        try:
+            yield
+        finally:
+            self.live.stop()
+            self.webhooks.close()
+
+    def close(self) -> None:
+        """Stop the background work (live sales stop with the server's event loop)."""
+        self.live.stop()
+        self.webhooks.close()
+
+    # --- webhooks, live sales and order changes --------------------------------------
+
+    async def _webhooks(self, request: Request) -> JSONResponse:
+        if request.method == "POST":
+            try:
+                body = await request.json()
+                if not isinstance(body, dict):
+                    raise ValueError("expected a JSON object of settings")
+                self.webhooks.configure(**body)
+            except ValidationError as exc:
+                return _invalid(exc)
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        recent = request.query_params.get("recent", "0")
+        return JSONResponse(self.webhooks.snapshot(int(recent) if recent.isdigit() else 0))
+
+    async def _live(self, request: Request) -> JSONResponse:
+        if request.method == "POST":
+            try:
+                body = await request.json()
+                if not isinstance(body, dict):
+                    raise ValueError("expected a JSON object of settings")
+                self.live.configure(**body)
+            except ValidationError as exc:
+                return _invalid(exc)
+            except ValueError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(self.live.snapshot())
+
+    async def _order_status(self, request: Request) -> JSONResponse:
+        marketplace = request.path_params["marketplace"]
+        raw_id = request.path_params["order_id"]
+        try:
+            body = await request.json()
+            status = body["status"]
+            if not isinstance(status, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            return JSONResponse(
+                {"error": 'expected {"status": "pay|ship|deliver|cancel|return"}'},
+                status_code=400,
+            )
+        order = self.find_order(marketplace, raw_id)
+        if order is None:
+            return JSONResponse({"error": f"no {marketplace} order {raw_id}"}, status_code=404)
+        try:
+            change = self.world.advance_order(order, status, self.clock.now())
+        except InvalidTransition as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(
+            {
+                "marketplace": marketplace,
+                "order_id": raw_id,
+                "order_number": order.order_number,
+                "status": change.status,
+                "at": change.at.isoformat(),
+            }
+        )
+
+    def find_order(self, marketplace: str, raw_id: str) -> Order | None:
+        """An order by the id its marketplace shows (Bling: the pedido id)."""
+        world = self.world
+        candidates: list[Order | None] = []
+        if marketplace == "mercadolivre" and raw_id.isdigit():
+            candidates = [world.orders_by_number.get(int(raw_id))]
+        elif marketplace == "shopee":
+            found = (world.orders_by_number.get(n) for n in order_number_candidates(raw_id))
+            candidates = [o for o in found if o is not None and order_sn(o) == raw_id]
+        elif marketplace == "tiktok":
+            number = tiktok_order_number(raw_id)
+            candidates = [world.orders_by_number.get(number) if number is not None else None]
+        elif marketplace == "amazon":
+            candidates = [
+                o
+                for o in world.orders
+                if o.seller.marketplace == "amazon" and amazon_order_id(o.order_number) == raw_id
+            ]
+        elif marketplace == "bling" and raw_id.isdigit() and "bling" in self.simulators:
+            pedido = self.simulators["bling"]._pedido_by_id.get(int(raw_id))
+            return pedido.order if pedido is not None else None
+        for order in candidates:
+            if order is not None and order.seller.marketplace == marketplace:
+                return order
+        return None
 
     async def _healthz(self, request: Request) -> JSONResponse:
         return JSONResponse(
@@ -115,6 +247,11 @@ class Sandbox:
         return JSONResponse({"now": self.clock.now().isoformat()})
 
 
+def _invalid(exc: ValidationError) -> JSONResponse:
+    problems = [f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()]
+    return JSONResponse({"error": "; ".join(problems)}, status_code=400)
+
+
 class RunningSandbox:
     """A sandbox served by uvicorn in a background thread of this process."""
 
@@ -124,9 +261,7 @@ class RunningSandbox:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host, self.port = self._sock.getsockname()[:2]
-        config = uvicorn.Config(
-            sandbox.app(), log_level="warning", access_log=False, lifespan="off"
-        )
+        config = uvicorn.Config(sandbox.app(), log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
@@ -152,6 +287,7 @@ class RunningSandbox:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._sock.close()
+        self.sandbox.close()
 
     def __enter__(self) -> RunningSandbox:
         return self.start()

@@ -78,6 +78,7 @@ from synchub_pipelines.sandbox.world import (
     Listing,
     ListingVariation,
     Order,
+    OrderChange,
     OrderLine,
     Seller,
 )
@@ -220,6 +221,14 @@ class _OrderIndex:
         insort(self.created, (times[0], order.order_number))
         for i, moment in enumerate(times):
             insort(self.steps, (moment, order.order_number, i))
+
+    def restep(self, order: Order) -> None:
+        """Re-index an order whose timeline changed after it was indexed."""
+        number = order.order_number
+        for i, moment in enumerate(self.step_times[number]):
+            del self.steps[bisect_left(self.steps, (moment, number, i))]
+        for i, moment in enumerate(self._times(order)):
+            insort(self.steps, (moment, number, i))
 
     def sn(self, order: Order) -> str:
         cached = self._sn.get(order.order_number)
@@ -936,7 +945,22 @@ class Simulator:
             index.add(order)
             variation.available_quantity -= quantity
             shop.item_updated[item_id] = ts(now)
+            self.world.order_created(order)
             return order
+
+    def on_order_changed(self, change: OrderChange) -> None:
+        """World listener: re-index an order whose timeline changed at runtime."""
+        order = change.order
+        if change.kind != "status" or order.seller.marketplace != self.name:
+            return
+        with self._lock:
+            shop = self.shops[int(order.seller.seller_id)]
+            if shop.orders is not None:
+                shop.orders.restep(order)
+            if change.status == "cancelled":  # a cancelled runtime sale restocked its model
+                for line in order.lines:
+                    listing = self.world.listings_by_number[line.listing_number]
+                    shop.item_updated[item_id_of(listing)] = ts(change.at)
 
     async def _sales(self, request: Request) -> Response:
         try:

@@ -89,6 +89,7 @@ from synchub_pipelines.sandbox.world import (
     Listing,
     ListingVariation,
     Order,
+    OrderChange,
     OrderLine,
     Seller,
 )
@@ -905,7 +906,26 @@ class Simulator:
             data.created.insert(position, epoch(now))
             data.orders.insert(position, order)
             data.by_number[number] = order
+            # The product's stock changed: incremental product syncs must see it.
+            self._product_updated[found.listing_number] = epoch(now)
+        self.world.order_created(order)
         return order
+
+    def on_order_changed(self, change: OrderChange) -> None:
+        """World listener: forget what was derived from an order's old timeline."""
+        order = change.order
+        shop = self.shop_by_seller.get(order.seller)
+        if change.kind != "status" or shop is None:
+            return
+        with self._lock:
+            self._steps.pop(order.order_number, None)
+            self._rendered.pop(order.order_number, None)
+            data = self.data[shop.id]
+            span = epoch(order.timeline[-1][1]) - epoch(order.created_at) + 7 * 86400
+            data.max_span = max(data.max_span, span)
+            if change.status == "cancelled":  # a cancelled runtime sale restocked its SKU
+                for line in order.lines:
+                    self._product_updated[line.listing_number] = epoch(change.at)
 
     async def _sandbox_sale(self, request: Request) -> Response:
         try:

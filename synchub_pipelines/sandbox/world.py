@@ -13,7 +13,8 @@ simulator's clock. That keeps the world deterministic for a seed while orders st
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,6 +23,25 @@ from zoneinfo import ZoneInfo
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 
 LIFECYCLE = ("pending", "paid", "shipped", "delivered", "cancelled", "returned")
+
+# The moves an operator (or the live generator) may make on an order at runtime, as a
+# marketplace allows them: nothing leaves cancelled, and a return follows a delivery.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"paid", "cancelled"}),
+    "paid": frozenset({"shipped", "cancelled"}),
+    "shipped": frozenset({"delivered", "returned"}),
+    "delivered": frozenset({"returned"}),
+    "cancelled": frozenset(),
+    "returned": frozenset(),
+}
+# Verbs accepted for a transition, beside the status names themselves.
+STATUS_VERBS = {
+    "pay": "paid",
+    "ship": "shipped",
+    "deliver": "delivered",
+    "cancel": "cancelled",
+    "return": "returned",
+}
 
 
 @dataclass(frozen=True)
@@ -157,6 +177,33 @@ class Order:
         return self.created_at <= now
 
 
+@dataclass(frozen=True)
+class OrderChange:
+    """An order that just appeared or moved to a new status, as the World announces it.
+
+    `step` is the index in `order.timeline` of the status in force after the change.
+    """
+
+    order: Order
+    kind: str  # "created" | "status"
+    step: int
+
+    @property
+    def status(self) -> str:
+        return self.order.timeline[self.step][0]
+
+    @property
+    def at(self) -> datetime:
+        return self.order.timeline[self.step][1]
+
+
+class InvalidTransition(ValueError):
+    """The order cannot move to that status from the one it is in."""
+
+
+OrderListener = Callable[[OrderChange], None]
+
+
 _FAMILIES = [
     ("CAM", "Camiseta Básica Algodão", "Moda > Camisetas", "Malwee", True, True),
     ("MOL", "Moletom Canguru", "Moda > Moletons", "Hering", True, True),
@@ -240,6 +287,12 @@ class World:
             self.listings.extend(listings)
             self.orders.extend(self._make_orders(seller_rng, seller, listings))
         self.listings_by_number = {lst.listing_number: lst for lst in self.listings}
+        self.orders_by_number = {o.order_number: o for o in self.orders}
+        # Orders sold while the sandbox runs: their units left a listing, so a cancellation
+        # gives them back (generated history never took stock from the listings).
+        self._runtime_sales: set[int] = set()
+        self._listeners: list[OrderListener] = []
+        self._changes = threading.RLock()
 
     # --- catalog -------------------------------------------------------------------------
 
@@ -410,6 +463,70 @@ class World:
                 )
             )
         return orders
+
+    # --- changes at runtime ------------------------------------------------------------
+
+    def subscribe(self, listener: OrderListener) -> None:
+        """Call `listener` on every runtime order change, in subscription order.
+
+        Simulators subscribe first (so their indexes show the change), the webhook emitter
+        last (so a receiver that fetches the order at once sees the new state).
+        """
+        self._listeners.append(listener)
+
+    def _announce(self, change: OrderChange) -> None:
+        for listener in list(self._listeners):
+            listener(change)
+
+    def order_created(self, order: Order) -> OrderChange:
+        """A simulator recorded a sale (already in `orders`, its units already taken)."""
+        with self._changes:
+            self.orders_by_number[order.order_number] = order
+            self._runtime_sales.add(order.order_number)
+            change = OrderChange(order, "created", len(order.timeline) - 1)
+            self._announce(change)
+        return change
+
+    def advance_order(self, order: Order, status: str, at: datetime) -> OrderChange:
+        """Move `order` to `status` at `at` (a verb like "ship" is accepted too).
+
+        Steps the generated timeline had planned after `at` are dropped: the order's
+        future is now whatever the operator does next. A cancelled runtime sale that never
+        shipped gives its units back to the listing, as the marketplaces do.
+        """
+        wanted = STATUS_VERBS.get(status, status)
+        if wanted not in TRANSITIONS:
+            raise ValueError(
+                f"unknown status {status!r}; use one of {sorted(TRANSITIONS)} "
+                f"or {sorted(STATUS_VERBS)}"
+            )
+        with self._changes:
+            current, since = order.status_at(at)
+            if order.created_at > at:
+                raise InvalidTransition(f"order {order.order_number} does not exist yet")
+            if wanted not in TRANSITIONS[current]:
+                raise InvalidTransition(
+                    f"order {order.order_number} is {current}; it cannot become {wanted}"
+                )
+            # A step never goes back in time, so the timelines stay sorted for bisect.
+            moment = max(at, since)
+            order.timeline[:] = [step for step in order.timeline if step[1] <= at]
+            order.timeline.append((wanted, moment))
+            if wanted == "cancelled" and order.order_number in self._runtime_sales:
+                self._runtime_sales.discard(order.order_number)
+                self._restock(order)
+            change = OrderChange(order, "status", len(order.timeline) - 1)
+            self._announce(change)
+        return change
+
+    def _restock(self, order: Order) -> None:
+        for line in order.lines:
+            listing = self.listings_by_number.get(line.listing_number)
+            if listing is None:
+                continue
+            for variation in listing.variations:
+                if variation.variation_number == line.variation_number:
+                    variation.available_quantity += line.quantity
 
     # --- queries the simulators share ----------------------------------------------------
 
