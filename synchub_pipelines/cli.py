@@ -24,7 +24,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
     from synchub_pipelines.sandbox.infra import Faults
+    from synchub_pipelines.sandbox.live import LiveSettings
     from synchub_pipelines.sandbox.server import SandboxConfig, serve_forever
+    from synchub_pipelines.sandbox.webhooks import WebhookSettings
 
     limits = {}
     for item in args.rate_limit or []:
@@ -54,6 +56,13 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
         ),
         rate_limits=limits,
         prewarm=args.prewarm,
+        webhooks=WebhookSettings(
+            url=args.webhook_url,
+            drop_share=args.webhook_drop,
+            duplicate_share=args.webhook_duplicates,
+            seed=args.seed,
+        ),
+        live=LiveSettings(rate_per_minute=args.live_rate, seed=args.seed),
     )
     print(f"sandbox on http://{args.host}:{args.port}/<marketplace> (size {args.size})", flush=True)
     serve_forever(config, args.host, args.port)
@@ -223,6 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME=PER_SECOND",
         help="override a simulator quota, e.g. mercadolivre=1000",
+    )
+    serve.add_argument("--webhook-url", help="receiver base URL: POST {url}/webhooks/<marketplace>")
+    serve.add_argument(
+        "--webhook-drop", type=float, default=0.0, help="share of webhooks never sent (0-1)"
+    )
+    serve.add_argument(
+        "--webhook-duplicates", type=float, default=0.0, help="share of webhooks sent twice (0-1)"
+    )
+    serve.add_argument(
+        "--live-rate", type=float, default=0.0, help="random sales per minute (0: none)"
     )
     serve.set_defaults(func=_cmd_sandbox_serve)
     catalog = sandbox_commands.add_parser("catalog", help="write the sandbox world's catalog CSV")
