@@ -161,7 +161,7 @@ def bling_category_sync(
         if config.dry_run:
             result = bling_sync.plan(tree, client.categories(), bling_sync.load_links(engine))
         else:
-            result = bling_sync.apply(client, engine, tree, context.run_id)
+            result = bling_sync.apply(client, engine, tree, context.run.run_id)
     except MarketplaceError as exc:
         raise dg.Failure(f"the Bling category sync stopped: {exc}") from None
     finally:
