@@ -2,10 +2,18 @@
 
 import dagster as dg
 
+from synchub_pipelines.defs.events.polling import order_polling_job, order_polling_schedule
 from synchub_pipelines.defs.events.process import store_events_job
+from synchub_pipelines.defs.events.reconciliation import (
+    order_reconciliation,
+    order_reconciliation_job,
+    order_reconciliation_schedule,
+)
 from synchub_pipelines.defs.events.sensor import webhook_events_sensor
 
 defs = dg.Definitions(
-    jobs=[store_events_job],
+    assets=[order_reconciliation],
+    jobs=[store_events_job, order_polling_job, order_reconciliation_job],
     sensors=[webhook_events_sensor],
+    schedules=[order_polling_schedule, order_reconciliation_schedule],
 )

@@ -21,7 +21,7 @@ ORDER_ASSETS = ("orders", "order_items")
 
 
 def report_order_partitions(
-    context: dg.OpExecutionContext,
+    context: dg.OpExecutionContext | dg.AssetExecutionContext,
     store_id: str,
     orders: Iterable[Order],
     source: str,
