@@ -83,8 +83,10 @@ def stock_reservation_sensor(
                     "SELECT MAX(synced_at) FROM central_stock) latest"
                 )
             ).scalar_one()
-        start = as_utc(newest) or datetime.now(UTC)
-        cursor = json.dumps({"high_water": start.isoformat(), "seen": []})
+            start = as_utc(newest) or datetime.now(UTC)
+            # What is already inside the overlap window counts as seen.
+            seen_now = sorted(c[0] for c in _changes_since(conn, start - OVERLAP))
+        cursor = json.dumps({"high_water": start.isoformat(), "seen": seen_now})
         return dg.SensorResult(skip_reason="cursor initialised", cursor=cursor)
     high_water = datetime.fromisoformat(state["high_water"])
     seen = set(state.get("seen", []))
@@ -96,11 +98,9 @@ def stock_reservation_sensor(
     newest = max([high_water, *(moment for _, _, moment in changes)])
     window_start = newest - OVERLAP
     kept = sorted(
-        {
-            key
-            for key in seen | {c[0] for c in changes}
-            if key.rsplit("@", 1)[1] > window_start.isoformat()
-        }
+        key
+        for key in seen | {c[0] for c in changes}
+        if datetime.fromisoformat(key.rsplit("@", 1)[1]) > window_start
     )
     cursor = json.dumps({"high_water": newest.isoformat(), "seen": kept})
     ordered = sorted(skus)
