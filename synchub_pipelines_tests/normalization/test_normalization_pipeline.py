@@ -16,19 +16,22 @@ import pytest
 import sqlalchemy as sa
 from pydantic import SecretStr
 
-from synchub_pipelines.connect import connect_tiktok
+from synchub_pipelines.connect import connect_shopee, connect_tiktok
 from synchub_pipelines.defs.catalog.assets import central_products
 from synchub_pipelines.defs.catalog.source import CatalogResource
 from synchub_pipelines.defs.marketplaces import (
     AmazonResource,
     MarketplacesResource,
     MercadoLivreResource,
+    ShopeeResource,
     TikTokResource,
 )
 from synchub_pipelines.defs.normalization.definitions import defs as normalization_defs
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.marketplaces.shopee import ShopeeApp
 from synchub_pipelines.marketplaces.tiktok import TikTokApp
 from synchub_pipelines.sandbox import mercadolivre as ml_sandbox
+from synchub_pipelines.sandbox import shopee as shopee_sandbox
 from synchub_pipelines.sandbox import tiktok as tt_sandbox
 from synchub_pipelines.sandbox.server import RunningSandbox
 from synchub_pipelines_tests.catalog.test_bling_catalog_source import _bling, _connect
@@ -88,6 +91,27 @@ def _connect_tiktok(running: RunningSandbox, harness: Harness) -> TikTokResource
     )
 
 
+def _connect_shopee(running: RunningSandbox, harness: Harness) -> ShopeeResource:
+    resource = ShopeeResource(
+        partner_id=str(shopee_sandbox.PARTNER_ID),
+        partner_key=shopee_sandbox.PARTNER_KEY,
+        redirect_uri=shopee_sandbox.REDIRECT_URL,
+        api_url=running.base_url("shopee"),
+        requests_per_second=500,
+    )
+    app: ShopeeApp = resource.app()
+    url, _ = app.authorization_url()
+    location = httpx.URL(httpx.get(url, follow_redirects=False).headers["location"])
+    connect_shopee(
+        app,
+        location.params["code"],
+        location.params["shop_id"],
+        harness.engine,
+        harness.token_store,
+    )
+    return resource
+
+
 @pytest.fixture
 def world(
     sandbox: RunningSandbox, pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -95,6 +119,7 @@ def world(
     harness = Harness(sandbox, pg_url, tmp_path)
     harness.connect_all()
     tiktok = _connect_tiktok(sandbox, harness)
+    shopee = _connect_shopee(sandbox, harness)
     warehouse = WarehouseResource(url=pg_url)
     bling = _bling(sandbox)
     _connect(bling, warehouse)
@@ -119,6 +144,7 @@ def world(
             ),
             tiktok=tiktok,
             amazon=AmazonResource(),
+            shopee=shopee,
         ),
     }
     yield World(sandbox, harness, resources, tree)
@@ -171,6 +197,10 @@ def test_trees_mappings_attributes_and_readiness_land_and_a_rerun_changes_nothin
     fones = mappings[("eletronicos.fones", "mercadolivre")]
     assert fones["status"] == "invalid"
     assert fones["reason"] == "mercadolivre category MLB3697 no longer exists in its category tree"
+    shopee_tshirts = mappings[("moda.camisetas", "shopee")]
+    assert shopee_tshirts["status"] == "suggested"
+    assert "Shopee category_recommend" in shopee_tshirts["based_on"]
+    assert shopee_tshirts["marketplace_category_path"] != shopee_tshirts["marketplace_category_id"]
     tiktok_tshirts = mappings[("moda.camisetas", "tiktok")]
     assert tiktok_tshirts["status"] == "suggested"
     assert "TikTok category recommendation" in tiktok_tshirts["based_on"]
@@ -207,7 +237,8 @@ def test_trees_mappings_attributes_and_readiness_land_and_a_rerun_changes_nothin
 
     readiness = {(r["sku"], r["marketplace"]): r for r in rows(world, "listing_readiness")}
     skus = {r["sku"] for r in rows(world, "central_products")}
-    assert set(readiness) == {(s, m) for s in skus for m in ("mercadolivre", "tiktok")}
+    marketplaces = ("mercadolivre", "shopee", "tiktok")
+    assert set(readiness) == {(s, m) for s in skus for m in marketplaces}
     ready = readiness[("CAM01-VRM-G", "mercadolivre")]
     assert ready["ready"] is True, ready
     bad_gtin = readiness[("CAM01-PRT-P", "mercadolivre")]

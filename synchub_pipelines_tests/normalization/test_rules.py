@@ -307,3 +307,39 @@ def test_the_real_mercado_livre_attribute_payload_parses() -> None:
     assert rules_["IS_DUAL_SIM"].closed_list  # boolean
     assert "WEIGHT" not in rules_  # hidden and optional: not something a seller fills
     assert all(r.requirement != "required" for r in rules_.values())
+
+
+def test_shopee_attribute_tree_children_are_conditional_on_their_parent_value() -> None:
+    from datetime import UTC, datetime
+
+    from synchub_pipelines.marketplaces.categories import shopee as sp
+    from synchub_pipelines.marketplaces.shopee import ShopeeAttribute
+    from synchub_pipelines.sandbox.server import Sandbox, SandboxConfig
+
+    sandbox = Sandbox(SandboxConfig(seed=7, size="tiny", anchor=datetime(2026, 3, 14, tzinfo=UTC)))
+    tree = sandbox.simulators["shopee"].catalog.categories
+    leaf = next(c for c in tree.categories if c.name_pt == "Camisetas")
+    raw = tree.render_attribute_tree(leaf, "pt-br")
+    rules_ = {
+        r.name: r
+        for r in sp.parse_attributes([ShopeeAttribute.model_validate(a) for a in raw], "1")
+    }
+    origin, specify = rules_["País de Origem"], rules_["Especificar País"]
+    assert origin.requirement == "required" and origin.closed_list
+    assert specify.requirement == "conditional"
+    assert specify.when_any[0].attribute_id == origin.attribute_id
+    assert rules_["Peso Líquido"].canonical == "weight"
+    assert rules_["Peso Líquido"].allowed_units == ("g", "kg")
+    opener = next(v for v in origin.allowed_values if v.value_id == specify.when_any[0].value_id)
+    brazil = next(v for v in origin.allowed_values if v.value_id != opener.value_id)
+    mapping = MappingState("1", "manual", "Camisetas", None)
+    for country, missing in ((opener.name, ["Especificar País (100012)"]), (brazil.name, [])):
+        values = {
+            "pais de origem": normalize("pais de origem", country, "file"),
+            "material": normalize("material", "algodão", "file"),
+            "genero": normalize("genero", rules_["Gênero"].allowed_values[0].name, "file"),
+        }
+        fitted = [fit(r, values, "S") for r in rules_.values()]
+        verdict = judge("S", "shopee", "Moda > Camisetas", mapping, fitted)
+        assert (verdict.missing, verdict.invalid) == (missing, [])
+        assert verdict.ready == (not missing)

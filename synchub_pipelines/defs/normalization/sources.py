@@ -6,9 +6,8 @@ do, so the first active store of each marketplace is used.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -18,25 +17,19 @@ import dagster as dg
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.marketplaces.categories import mercadolivre as ml_categories
+from synchub_pipelines.marketplaces.categories import shopee as shopee_categories
 from synchub_pipelines.marketplaces.categories import tiktok as tiktok_categories
 from synchub_pipelines.models import Store
 from synchub_pipelines.warehouse.stores import load_stores
 
 # Each module offers fetch_tree(client), fetch_attributes(client, category_id) and
-# suggest(client, text). Shopee joins when its client and category module exist.
-_MODULES: dict[str, ModuleType] = {
+# suggest(client, text). Amazon has no category module: its product types are not a
+# tree to map to (Product Type Definitions), so its stores get no readiness rows here.
+MODULES: dict[str, ModuleType] = {
     "mercadolivre": ml_categories,
+    "shopee": shopee_categories,
     "tiktok": tiktok_categories,
 }
-
-
-def _optional_modules() -> dict[str, ModuleType]:
-    found = dict(_MODULES)
-    with suppress(ModuleNotFoundError):
-        found["shopee"] = importlib.import_module(
-            "synchub_pipelines.marketplaces.categories.shopee"
-        )
-    return found
 
 
 @dataclass(frozen=True)
@@ -48,12 +41,11 @@ class CategorySource:
 
 def category_sources(warehouse: WarehouseResource) -> list[CategorySource]:
     """One source per marketplace that has a connected store and a category module."""
-    modules = _optional_modules()
     picked: dict[str, CategorySource] = {}
     for store in load_stores(warehouse.engine()):
         name = store.marketplace.value
-        if name in modules and name not in picked:
-            picked[name] = CategorySource(name, store, modules[name])
+        if name in MODULES and name not in picked:
+            picked[name] = CategorySource(name, store, MODULES[name])
     return list(picked.values())
 
 

@@ -32,6 +32,8 @@ _CANONICAL_NAMES: Mapping[str, str] = {
     "weight": "weight",
     "peso": "weight",
     "package weight": "weight",
+    "net weight": "weight",
+    "peso liquido": "weight",
     "peso da embalagem": "weight",
     "height": "height",
     "altura": "height",
