@@ -40,6 +40,7 @@ no API request of the sandbox ever waits for a receiver.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import heapq
 import hmac
@@ -139,12 +140,14 @@ class Outgoing:
     """One notification, ready to sign and send."""
 
     marketplace: str
-    event_id: str  # stable for the same change: drives the seeded decisions
+    event_id: str  # what the receiver dedupes on (Shopee: the body's digest)
     store_id: str
     resource_id: str
     status: str  # the World status the order moved to
     changed_at: datetime  # sandbox clock time of the change
     render: Callable[[int, datetime], bytes]  # (attempt, sent at) -> body
+    # The change, independent of clock time: seeds the drop / duplicate / delay draws.
+    change_key: str = ""
 
 
 def _iso_millis(moment: datetime) -> str:
@@ -191,6 +194,14 @@ class Notifier:
         return hashlib.sha256(":".join(map(str, (self.seed, *parts))).encode()).digest()
 
     def outgoing(self, change: OrderChange, marketplaces: tuple[str, ...]) -> list[Outgoing]:
+        order = change.order
+        key = f"{order.order_number}:{change.step}:{change.status}"
+        return [
+            dataclasses.replace(o, change_key=f"{o.marketplace}:{key}")
+            for o in self._outgoing(change, marketplaces)
+        ]
+
+    def _outgoing(self, change: OrderChange, marketplaces: tuple[str, ...]) -> list[Outgoing]:
         order = change.order
         found: list[Outgoing] = []
         own = order.seller.marketplace
@@ -360,6 +371,8 @@ class WebhookEmitter:
         self._due: list[_Due] = []
         self._due_seq = itertools.count()
         self._follow_task: asyncio.Task[None] | None = None
+        # Sandbox clock time after which generated steps are notified (None: not following).
+        self.following_since: float | None = None
         self._idle = threading.Condition(self._lock)
         if self._settings.url:
             self._start()
@@ -476,7 +489,7 @@ class WebhookEmitter:
         settings = self._settings
         try:
             # Seeded by the event, not by arrival order, so decisions are reproducible.
-            rng = random.Random(f"{settings.seed}:{outgoing.marketplace}:{outgoing.event_id}")
+            rng = random.Random(f"{settings.seed}:{outgoing.change_key}")
             drop, duplicate, jitter = rng.random(), rng.random(), rng.random()
             if drop < settings.drop_share:
                 self._count(outgoing.marketplace, "dropped")
@@ -583,7 +596,9 @@ class WebhookEmitter:
 
     async def _follow(self) -> None:
         clock = self.sandbox.clock
-        self._plan(clock.time())
+        since = clock.time()
+        self._plan(since)
+        self.following_since = since
         while True:
             await asyncio.sleep(FOLLOW_INTERVAL_SECONDS)
             now = clock.time()
