@@ -4,7 +4,6 @@ into a throwaway PostgreSQL warehouse."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +34,27 @@ from synchub_pipelines.sandbox import shopee as shopee_sandbox
 from synchub_pipelines.sandbox import tiktok as tt_sandbox
 from synchub_pipelines.sandbox.server import RunningSandbox
 from synchub_pipelines_tests.catalog.test_bling_catalog_source import _bling, _connect
-from synchub_pipelines_tests.normalization.test_rules import DEMO_TREE
 from synchub_pipelines_tests.pipeline.harness import FAST_RETRIES, Harness
 
 pytestmark = pytest.mark.postgres
 
+# Manual mappings for Mercado Livre only (TikTok and Shopee get suggestions); MLB3697
+# (headphones) is absent from the tiny sandbox world's tree.
+TREE = """id,name,parent,mercadolivre,tiktok,shopee
+moda,Moda,,,,
+moda.camisetas,Camisetas,moda,MLB31447,,
+moda.moletons,Moletons,moda,MLB31448,,
+moda.meias,Meias,moda,,,
+calcados,Calçados,,,,
+calcados.tenis,Tênis,calcados,MLB23332,,
+casa,Casa,,,,
+casa.garrafas,Garrafas,casa,,,
+casa.cozinha,Cozinha,casa,,,
+eletronicos,Eletrônicos,,,,
+eletronicos.fones,Fones,eletronicos,MLB3697,,
+esporte,Esporte,,,,
+esporte.yoga,Yoga,esporte,,,
+"""
 ATTRIBUTES = """sku,attribute,value
 CAM01,material,algodao
 CAM01-VRM-P,peso,"1,2 kg"
@@ -125,7 +140,7 @@ def world(
     _connect(bling, warehouse)
     base = sandbox.base_url("mercadolivre")
     tree = tmp_path / "categories.csv"
-    shutil.copy(DEMO_TREE, tree)
+    tree.write_text(TREE, encoding="utf-8")
     attributes = tmp_path / "attributes.csv"
     attributes.write_text(ATTRIBUTES, encoding="utf-8")
     monkeypatch.setenv("SYNCHUB_CATEGORY_TREE_FILE", str(tree))

@@ -51,7 +51,12 @@ def test_the_demo_tree_loads_parents_first_with_paths_and_manual_mappings() -> N
             assert ids.index(node.parent_id) < ids.index(node.category_id)
     camisetas = tree.by_id["moda.camisetas"]
     assert camisetas.path == "Moda > Camisetas"
-    assert camisetas.mappings == {"mercadolivre": "MLB31447"}
+    assert camisetas.mappings == {
+        "mercadolivre": "MLB31447",
+        "tiktok": "850010",
+        "shopee": "139553",
+    }
+    assert "mercadolivre" not in tree.by_id["moda.meias"].mappings  # left to the predictor
     assert tree.resolve("moda >  camisetas") == camisetas
     assert tree.resolve("Moda > Nada") is None
 
@@ -240,6 +245,7 @@ def test_tiktok_conditional_attribute_is_required_only_when_its_condition_holds(
     rules_ = tt.parse_attributes(raw, {"package_dimension": {"is_required": False}}, "850001")
     power = next(r for r in rules_ if r.attribute_id == "100401")
     assert power.requirement == "conditional"
+    assert power.condition == "required when Voltagem = Bivolt"
     mapping = MappingState("850001", "manual", "Casa > Cafeteiras", None)
     for voltage, ready in (("Bivolt", False), ("110V", True)):
         values = {"voltagem": normalize("voltagem", voltage, "file")}
@@ -247,6 +253,7 @@ def test_tiktok_conditional_attribute_is_required_only_when_its_condition_holds(
         verdict = judge("S", "tiktok", "Casa", mapping, fitted)
         assert verdict.ready is ready
         assert verdict.missing == ([] if ready else ["Potência (W) (100401)"])
+        assert verdict.notes == []  # a condition that does not hold is not a note
 
 
 # --- mappings -------------------------------------------------------------------------------
@@ -327,6 +334,7 @@ def test_shopee_attribute_tree_children_are_conditional_on_their_parent_value() 
     origin, specify = rules_["País de Origem"], rules_["Especificar País"]
     assert origin.requirement == "required" and origin.closed_list
     assert specify.requirement == "conditional"
+    assert specify.condition == "required when País de Origem = Outro"
     assert specify.when_any[0].attribute_id == origin.attribute_id
     assert rules_["Peso Líquido"].canonical == "weight"
     assert rules_["Peso Líquido"].allowed_units == ("g", "kg")
@@ -343,3 +351,16 @@ def test_shopee_attribute_tree_children_are_conditional_on_their_parent_value() 
         verdict = judge("S", "shopee", "Moda > Camisetas", mapping, fitted)
         assert (verdict.missing, verdict.invalid) == (missing, [])
         assert verdict.ready == (not missing)
+
+
+def test_a_marketplace_spelling_of_the_same_value_is_matched() -> None:
+    material = rule(
+        "100061",
+        "Material",
+        value_type="list",
+        closed_list=True,
+        allowed_values=(AllowedValue("1", "Aço Inox"), AllowedValue("2", "Vidro")),
+        canonical="material",
+    )
+    fitted = fit(material, {"material": normalize("material", "aço inoxidável", "file")}, "S")
+    assert (fitted.status, fitted.value_id, fitted.value_name) == ("ok", "1", "Aço Inox")

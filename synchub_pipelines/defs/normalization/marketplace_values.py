@@ -16,8 +16,9 @@ from synchub_pipelines.defs.normalization.attributes import (
     LENGTH_UNITS,
     WEIGHT_UNITS,
     Normalized,
+    normalize,
 )
-from synchub_pipelines.marketplaces.categories.models import AttributeRule, fold
+from synchub_pipelines.marketplaces.categories.models import AllowedValue, AttributeRule, fold
 
 Status = Literal["ok", "missing", "invalid"]
 _SHOWN_VALUES = 8
@@ -60,6 +61,20 @@ def _convert(value: str, unit: str, allowed: tuple[str, ...], default: str | Non
     return None
 
 
+def _allowed(rule: AttributeRule, ours: Normalized) -> AllowedValue | None:
+    """The listed value that is ours: same name, or the same once normalized ("Aço Inox")."""
+    assert ours.value is not None
+    wanted = fold(ours.value)
+    for value in rule.allowed_values:
+        if fold(value.name) == wanted:
+            return value
+    for value in rule.allowed_values:
+        theirs = normalize(ours.attribute, value.name, "marketplace").value
+        if theirs is not None and fold(theirs) == wanted:
+            return value
+    return None
+
+
 def fit(rule: AttributeRule, values: Mapping[str, Normalized], sku: str) -> Fitted:
     ours = _our_value(rule, values, sku)
     if ours is None:
@@ -68,8 +83,7 @@ def fit(rule: AttributeRule, values: Mapping[str, Normalized], sku: str) -> Fitt
         return Fitted(rule, None, None, "invalid", ours.reason)
     assert ours.value is not None
     if rule.closed_list:
-        wanted = fold(ours.value)
-        match = next((v for v in rule.allowed_values if fold(v.name) == wanted), None)
+        match = _allowed(rule, ours)
         if match is None:
             shown = ", ".join(v.name for v in rule.allowed_values[:_SHOWN_VALUES])
             more = "…" if len(rule.allowed_values) > _SHOWN_VALUES else ""
@@ -83,7 +97,7 @@ def fit(rule: AttributeRule, values: Mapping[str, Normalized], sku: str) -> Fitt
             reason = f"{ours.value} {ours.unit} cannot be written in an allowed unit ({units})"
             return Fitted(rule, None, None, "invalid", reason)
         return Fitted(rule, None, written, "ok")
-    match = next((v for v in rule.allowed_values if fold(v.name) == fold(ours.value)), None)
+    match = _allowed(rule, ours)
     if match is not None:  # an open list's suggested value: send its id too
         return Fitted(rule, match.value_id, match.name, "ok")
     return Fitted(rule, None, ours.value, "ok")

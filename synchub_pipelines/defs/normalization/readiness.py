@@ -78,6 +78,8 @@ def judge(
         )
         if item.status == "ok":
             continue
+        if requirement == "conditional" and item.rule.when_any and not binding:
+            continue  # its condition does not hold for this product: not asked for
         if item.status == "invalid" and requirement != "optional":
             verdict.invalid.append(f"{item.label}: {item.reason}")
         elif binding:

@@ -70,6 +70,7 @@ def parse_attributes(
     attributes: Sequence[ShopeeAttribute],
     category_id: str,
     opened_by: ValueCondition | None = None,
+    opened_by_text: str = "",
 ) -> list[AttributeRule]:
     rules: list[AttributeRule] = []
     for attribute in attributes:
@@ -79,9 +80,7 @@ def parse_attributes(
         if attribute.mandatory:
             requirement = "conditional" if opened_by else "required"
         if opened_by is not None:
-            condition = (
-                f"required when attribute {opened_by.attribute_id} = value {opened_by.value_id}"
-            )
+            condition = f"required when {opened_by_text}"
         info = attribute.attribute_info
         rules.append(
             AttributeRule(
@@ -106,7 +105,8 @@ def parse_attributes(
         for value in attribute.attribute_value_list:
             if value.child_attribute_list:
                 opens = ValueCondition(str(attribute.attribute_id), str(value.value_id))
-                rules += parse_attributes(value.child_attribute_list, category_id, opens)
+                text = f"{name} = {value.display_name(LANGUAGE)}"
+                rules += parse_attributes(value.child_attribute_list, category_id, opens, text)
     return rules
 
 

@@ -147,9 +147,15 @@ def parse_attributes(
     attributes: list[Any], rules: Mapping[str, Any], category_id: str
 ) -> list[AttributeRule]:
     """Attributes, plus the category rules a listing must satisfy, as rules."""
+    parsed_attributes = [TTAttribute.model_validate(raw) for raw in attributes]
+    names = {a.id: (a.name, {v.id: v.name for v in a.values}) for a in parsed_attributes}
+
+    def described(c: ValueCondition) -> str:
+        name, values = names.get(c.attribute_id, (f"attribute {c.attribute_id}", {}))
+        return f"{name} = {values.get(c.value_id, f'value {c.value_id}')}"
+
     out = []
-    for raw in attributes:
-        attr = TTAttribute.model_validate(raw)
+    for attr in parsed_attributes:
         conditions = tuple(
             ValueCondition(c.attribute_id, c.attribute_value_id)
             for c in attr.requirement_conditions
@@ -160,10 +166,7 @@ def parse_attributes(
             "required" if required else "conditional" if conditions else "optional"
         )
         condition = (
-            "required when "
-            + " or ".join(f"attribute {c.attribute_id} = value {c.value_id}" for c in conditions)
-            if conditions
-            else None
+            "required when " + " or ".join(described(c) for c in conditions) if conditions else None
         )
         out.append(
             AttributeRule(
