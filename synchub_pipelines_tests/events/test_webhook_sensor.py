@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from synchub_pipelines.defs.events.sensor import webhook_events_sensor
 from synchub_pipelines.defs.partitions import STORES
 from synchub_pipelines.defs.resources import WarehouseResource
-from synchub_pipelines.warehouse.schema import webhook_events
+from synchub_pipelines.warehouse.schema import listings, webhook_events
 from synchub_pipelines_tests.events.helpers import (
     add_events,
     event_rows,
@@ -154,3 +154,33 @@ def test_failing_fetch_backs_off_then_fails_with_reason(sandbox, pg_url, tmp_pat
         # A failed event is not handed out again.
         assert isinstance(_tick(instance, pg_url, cursor), dg.SkipReason)
     assert order_ids(harness.engine, store_id) == [good]
+
+
+def test_listing_and_other_topics(sandbox, warehouse_url, tmp_path):  # type: ignore[no-untyped-def]
+    """An `items` notice refreshes that listing; a topic naming neither is settled without
+    a fetch. On SQLite too: the demo's warehouse."""
+    harness = Harness(sandbox, warehouse_url, tmp_path)
+    store_id = harness.connect_all()[0]
+    seller = next(s for s in sandbox.sandbox.world.sellers if s.store_id == store_id)
+    listing = sandbox.sandbox.world.listings_of(seller)[0]
+    item_id = f"MLB{listing.listing_number}"
+    add_events(
+        harness.engine,
+        [
+            ml_order_event(store_id, item_id, topic="items"),
+            ml_order_event(store_id, "7", "questions"),
+        ],
+    )
+    with dg.instance_for_test() as instance:
+        (request,) = run_requests(_tick(instance, warehouse_url, None))
+        assert execute(request, instance, harness.resources()).success
+    with harness.engine.connect() as conn:
+        listed = conn.execute(
+            sa.select(listings.c.listing_id, listings.c.variation_id).where(
+                listings.c.store_id == store_id
+            )
+        ).all()
+    assert {row.listing_id for row in listed} == {item_id}
+    assert len(listed) == max(1, len(listing.variations))
+    assert [r["state"] for r in event_rows(harness.engine)] == ["processed", "processed"]
+    assert order_ids(harness.engine, store_id) == []
