@@ -664,6 +664,14 @@ def _data(model: type[_M], body: Mapping[str, Any] | None, operation: str) -> _M
         ) from None
 
 
+def _model_id(value: int | str) -> int:
+    """A model id from the API's int or the canonical variation id ('' = no models)."""
+    if isinstance(value, str):
+        value = value.strip()
+        return int(value) if value else 0
+    return int(value)
+
+
 def order_windows(start: datetime, end: datetime) -> list[tuple[int, int]]:
     """[start, end) as Shopee's inclusive whole-second windows of at most 15 days."""
     # t >= start ⇔ t >= ceil(start); t < end ⇔ t <= ceil(end) - 1 (whole seconds).
@@ -991,14 +999,15 @@ class ShopeeClient:
     # --- stock -----------------------------------------------------------------------
 
     def update_stock(
-        self, item_id: int, stock: Sequence[tuple[int, int]]
+        self, item_id: int | str, stock: Sequence[tuple[int | str, int]]
     ) -> list[StockUpdateResult]:
         """Set the seller stock of models of one item: (model_id, quantity) pairs.
 
-        model_id is 0 for an item without models. The answer lists, per model, whether
-        Shopee took the new stock, and why not when it did not.
+        model_id is 0 (or the canonical variation id '') for an item without models. The
+        answer lists, per model, whether Shopee took the new stock, and why not when it did
+        not: a refused model does not fail the others.
         """
-        entries = [(int(model_id), int(quantity)) for model_id, quantity in stock]
+        entries = [(_model_id(model_id), int(quantity)) for model_id, quantity in stock]
         if not entries:
             return []
         if any(quantity < 0 for _, quantity in entries):
@@ -1034,22 +1043,6 @@ class ShopeeClient:
                 for entry in outcome.failure_list
             ]
         return results
-
-    def set_available_quantity(
-        self, listing_id: str, variation_id: str, quantity: int
-    ) -> StockUpdateResult:
-        """Publish one listing's quantity (variation '' = an item without models)."""
-        model_id = int(variation_id) if variation_id else 0
-        answered = {
-            r.model_id: r for r in self.update_stock(int(listing_id), [(model_id, quantity)])
-        }
-        result = answered.get(model_id)
-        if result is None or not result.ok:
-            reason = result.failed_reason if result is not None else "missing from the answer"
-            raise InvalidRequestError(
-                MARKETPLACE, "product.update_stock", f"item {listing_id} model {model_id}: {reason}"
-            )
-        return result
 
     # --- categories and attributes ---------------------------------------------------
 

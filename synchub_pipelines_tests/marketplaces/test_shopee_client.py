@@ -751,10 +751,14 @@ def test_update_stock_answers_per_model(connected: Connected) -> None:
         assert by_model[999_999_999].failed_reason == "Wrong model_id."
         assert (first.available_quantity, second.available_quantity) == (7, 0)
 
-        assert client.set_available_quantity(str(item_id_of(single)), "", 11).stock == 11
+        # The canonical ids work too: a string item id, '' for an item without models.
+        [answer] = client.update_stock(str(item_id_of(single)), [("", 11)])
+        assert (answer.model_id, answer.ok, answer.stock) == (0, True, 11)
         assert single.variations[0].available_quantity == 11
-        with pytest.raises(InvalidRequestError, match="while item has models"):
-            client.set_available_quantity(str(item_id_of(with_models)), "", 5)
+        [refused] = client.update_stock(item_id_of(with_models), [(0, 5)])
+        assert not refused.ok and "while item has models" in (refused.failed_reason or "")
+        with pytest.raises(ValueError):
+            client.update_stock(item_id_of(single), [(0, 1), ("0", 2)])
         with pytest.raises(ValueError):
             client.update_stock(item_id_of(single), [(0, -1)])
         assert client.update_stock(item_id_of(single), []) == []
