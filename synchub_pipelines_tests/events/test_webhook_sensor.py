@@ -184,3 +184,36 @@ def test_listing_and_other_topics(sandbox, warehouse_url, tmp_path):  # type: ig
     assert len(listed) == max(1, len(listing.variations))
     assert [r["state"] for r in event_rows(harness.engine)] == ["processed", "processed"]
     assert order_ids(harness.engine, store_id) == []
+
+
+def test_events_of_a_run_that_died_are_handed_out_again(sandbox, pg_url, tmp_path):  # type: ignore[no-untyped-def]
+    harness = Harness(sandbox, pg_url, tmp_path)
+    store_id = harness.connect_all()[0]
+    seller = next(s for s in sandbox.sandbox.world.sellers if s.store_id == store_id)
+    order_id = str(next(iter(sandbox.sandbox.world.orders_of(seller))).order_number)
+    add_events(harness.engine, [ml_order_event(store_id, order_id)])
+    with dg.instance_for_test() as instance:
+        first = _tick(instance, pg_url, None)
+        (request,) = run_requests(first)
+        # The run claimed the event, then its process was killed: the claim holds…
+        with harness.engine.begin() as conn:
+            conn.execute(
+                sa.update(webhook_events).values(
+                    state="processing", next_attempt_at=datetime.now(UTC) + timedelta(minutes=5)
+                )
+            )
+        assert isinstance(_tick(instance, pg_url, first.cursor), dg.SkipReason)
+        assert execute(request, instance, harness.resources()).success  # a retry takes none
+        assert order_ids(harness.engine, store_id) == []
+        # …until its lease runs out; then the next tick launches it again, under a new key.
+        with harness.engine.begin() as conn:
+            conn.execute(
+                sa.update(webhook_events).values(
+                    next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
+                )
+            )
+        (again,) = run_requests(_tick(instance, pg_url, first.cursor))
+        assert again.run_key != request.run_key
+        assert execute(again, instance, harness.resources()).success
+    assert order_ids(harness.engine, store_id) == [order_id]
+    assert [r["state"] for r in event_rows(harness.engine)] == ["processed"]
