@@ -129,7 +129,10 @@ class Shop:
             STOCK_ASSETS,
             instance=instance,
             resources=self.resources(),
-            run_config={"ops": {"stock_pushes": {"config": config}}},
+            run_config={
+                "ops": {"stock_pushes": {"config": config}},
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+            },
             raise_on_error=False,
         )
 

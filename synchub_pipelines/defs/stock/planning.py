@@ -13,7 +13,8 @@ from synchub_pipelines.defs.quality import no_rows_check
 from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.defs.stock import reads
 from synchub_pipelines.defs.stock.allocation import ListingKey, allocatable_stock, split
-from synchub_pipelines.defs.stock.policy import POLICY_FILE_ENV, policy_book
+from synchub_pipelines.defs.stock.locks import stock_lock
+from synchub_pipelines.defs.stock.policy import POLICY_FILE_ENV, PolicyBook, policy_book
 from synchub_pipelines.warehouse import upsert
 from synchub_pipelines.warehouse.schema_stock import (
     allocatable_stock as allocatable_table,
@@ -41,6 +42,14 @@ GROUP = "stock"
     tags={"domain": "stock"},
 )
 def allocatable_stock_asset(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    engine = warehouse.engine()
+    with stock_lock(engine):
+        return _compute_allocatable(context, warehouse)
+
+
+def _compute_allocatable(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     engine = warehouse.engine()
@@ -140,6 +149,12 @@ def stock_push_plan_asset(
         )
     except ValueError as exc:
         raise dg.Failure(str(exc), allow_retries=False) from None
+    engine = warehouse.engine()
+    with stock_lock(engine):
+        return _plan(book, warehouse)
+
+
+def _plan(book: PolicyBook, warehouse: WarehouseResource) -> dg.MaterializeResult:
     engine = warehouse.engine()
     now = datetime.now(UTC)
     with engine.connect() as conn:

@@ -1,0 +1,298 @@
+"""Stock push benchmark: a sale on one marketplace → its SKU's quantity updated on every
+other linked listing, with the Dagster daemon running against the sandbox.
+
+Setup (not timed): a loopback sandbox with one Mercado Livre, one TikTok Shop and one
+Amazon account; a throwaway PostgreSQL warehouse; the whole pipeline run once (catalog,
+listings, links, orders) and a first push. Every SKU listed on all three gets plenty of
+stock, so that a sale of 3 units lowers each listing's share by one: every sale needs a
+write on every other marketplace.
+
+Then `dagster-daemon` runs with the stock domain's code location (`stock_push_job` and
+`stock_reservation_sensor`, the fast path) and sales are made at a steady pace, rotating
+marketplaces and SKUs. The event sync (webhooks → orders) is not part of this measure:
+the benchmark itself fetches each sold order by id and upserts it, as the event sync
+does, and the clock starts when the order row is committed. It stops when every other
+listing of the SKU publishes no more than its new share, as seen by the sandbox.
+
+Printed: p50 / p95 / max over the sales (target p95 ≤ 30 s), and a baseline measured in
+the same run: the same push run in-process, right after the order lands (no sensor, no
+run launch) — what the daemon path costs on top of the work itself.
+
+Usage: python benchmarks/stock_push.py [--sales 100] [--pace 0.3] [--pg postgresql://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from backfill import throwaway_database
+
+STOCK_CODE_LOCATION = '''
+"""The stock domain alone, for the stock push benchmark's daemon."""
+import dagster as dg
+
+from synchub_pipelines import settings
+from synchub_pipelines.defs.marketplaces import MarketplacesResource
+from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.stock import definitions as stock
+
+defs = dg.Definitions.merge(
+    stock.defs,
+    dg.Definitions(
+        resources={
+            "warehouse": WarehouseResource(
+                url=settings.warehouse_url(), secret_key=dg.EnvVar("SYNCHUB_SECRET_KEY")
+            ),
+            "marketplaces": MarketplacesResource.from_environment(),
+        }
+    ),
+)
+'''
+
+UNITS_PER_SALE = 3
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def describe(label: str, values: list[float]) -> str:
+    if not values:
+        return f"{label}: no sample"
+    return (
+        f"{label}: n={len(values)}  p50={statistics.median(values):.2f}s  "
+        f"p95={percentile(values, 0.95):.2f}s  max={max(values):.2f}s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sales", type=int, default=100)
+    parser.add_argument("--pace", type=float, default=0.3, help="seconds between sales")
+    parser.add_argument("--baseline-sales", type=int, default=10)
+    parser.add_argument("--timeout", type=float, default=120, help="per sale, seconds")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "SYNCHUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="synchub-stock-bench-"))
+    home = folder / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\n"
+        "run_coordinator:\n  module: dagster.core.run_coordinator\n"
+        "  class: QueuedRunCoordinator\n"
+        "  config:\n    dequeue_interval_seconds: 1\n"
+        "sensors:\n  use_threads: true\n  num_workers: 2\n"
+    )
+    (folder / "stock_location.py").write_text(STOCK_CODE_LOCATION)
+    (folder / "workspace.yaml").write_text(
+        f"load_from:\n  - python_file:\n      relative_path: {folder / 'stock_location.py'}\n"
+        f"      working_directory: {Path(__file__).resolve().parents[1]}\n"
+    )
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["SYNCHUB_DATA_DIR"] = str(folder)
+    os.environ.setdefault("SYNCHUB_SECRET_KEY", Fernet.generate_key().decode())
+
+    import dagster as dg
+
+    from synchub_pipelines.defs.resources import WarehouseResource
+    from synchub_pipelines.defs.stock.allocation import split
+    from synchub_pipelines.defs.stock.automation import stock_reservation_sensor
+    from synchub_pipelines.demo.sandbox_accounts import sandbox_rate_limits
+    from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
+    from synchub_pipelines_tests.stock.shop import Shop, sandbox_environment, shop_sellers
+
+    sandbox = Sandbox(
+        SandboxConfig(
+            seed=7, size="tiny", sellers=shop_sellers(), rate_limits=sandbox_rate_limits()
+        )
+    )
+    with (
+        throwaway_database(args.pg) as (url, _),
+        RunningSandbox(sandbox) as running,
+        sandbox_environment(running),
+    ):
+        os.environ["SYNCHUB_WAREHOUSE_URL"] = url
+        instance = dg.DagsterInstance.get()
+        shop = Shop(running, url, folder)
+        started = time.perf_counter()
+        failed = shop.start(instance)
+        print(
+            f"setup: pipeline run once in {time.perf_counter() - started:.1f}s "
+            f"(stores: {', '.join(shop.store_ids)}; failed checks: {failed or 'none'})"
+        )
+        assert shop.push(instance).success
+
+        by_sku: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+        for key, (sku, _) in shop.plan().items():
+            by_sku[sku].append(key)
+        skus = sorted(
+            s
+            for s, keys in by_sku.items()
+            if len(keys) == len(shop.store_ids) and {k[0] for k in keys} == set(shop.store_ids)
+        )
+        reserved = shop.allocatable()
+        shop.set_on_hand(instance, {s: reserved[s][0] + 900 for s in skus})
+        assert shop.push(instance).success
+        # Kits offer what their components allow: keep the SKUs that now have plenty.
+        allocatable = {s: shop.allocatable()[s][1] for s in skus}
+        skus = [s for s in skus if allocatable[s] >= 300]
+
+        # The sandbox's own objects: what each listing variation offers, read without HTTP.
+        world = sandbox.world
+        variation_of: dict[tuple[str, str, str], Any] = {}
+        for sku in skus:
+            for key in by_sku[sku]:
+                for listing in world.listings:
+                    if listing.seller.store_id != key[0]:
+                        continue
+                    for variation in listing.variations:
+                        if variation.sku == sku:
+                            variation_of[key] = variation
+        skus = [s for s in skus if all(k in variation_of for k in by_sku[s])]
+        print(f"setup: {len(skus)} SKUs listed on all {len(shop.store_ids)} stores")
+
+        lock = threading.Lock()
+
+        def expected_after_sale(sku: str) -> dict[tuple[str, str, str], int]:
+            with lock:
+                allocatable[sku] -= UNITS_PER_SALE
+                units = allocatable[sku]
+            return split(units, {k: units for k in by_sku[sku]})
+
+        def settled(sold: tuple[str, str, str], expected: dict[Any, int]) -> bool:
+            return all(
+                variation_of[k].available_quantity <= target
+                for k, target in expected.items()
+                if k != sold
+            )
+
+        def sale(index: int) -> tuple[str, tuple[str, str, str], float, float, dict[Any, int]]:
+            sku = skus[index % len(skus)]
+            keys = by_sku[sku]
+            sold = keys[(index // len(skus) + index) % len(keys)]
+            sold_at = time.perf_counter()
+            order_id = shop.sell(sold, quantity=UNITS_PER_SALE)
+            expected = expected_after_sale(sku)
+            shop.ingest(sold[0], [order_id])  # what the event sync does: the order row lands
+            return sku, sold, sold_at, time.perf_counter(), expected
+
+        def wait_settled(sold: Any, expected: dict[Any, int], since: float) -> float | None:
+            while time.perf_counter() - since < args.timeout:
+                if settled(sold, expected):
+                    return time.perf_counter() - since
+                time.sleep(0.05)
+            return None
+
+        # Baseline: the same push, in this process, right after the order lands.
+        baseline = []
+        for index in range(args.baseline_sales):
+            sku, sold, _, landed, expected = sale(index)
+            assert shop.push(instance, skus=[sku]).success
+            done = wait_settled(sold, expected, landed)
+            if done is not None:
+                baseline.append(done)
+
+        # The daemon path: sensor → run → push.
+        warehouse = WarehouseResource(url=url, secret_key=os.environ["SYNCHUB_SECRET_KEY"])
+        first = stock_reservation_sensor(
+            dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse})
+        )
+        cursor = first.cursor if isinstance(first, dg.SensorResult) else None
+        workspace = ["-w", str(folder / "workspace.yaml")]
+        subprocess.run(
+            ["dagster", "sensor", "start", "stock_reservation_sensor", *workspace],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(
+            ["dagster", "sensor", "cursor", "stock_reservation_sensor", "--set", cursor or "",
+             *workspace],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        log = (folder / "daemon.log").open("w")
+        daemon = subprocess.Popen(
+            ["dagster-daemon", "run", *workspace], stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            time.sleep(8)  # the daemon loads the code location before its first tick
+            results: list[float | None] = []
+            watchers = []
+            began = time.perf_counter()
+            for index in range(args.baseline_sales, args.baseline_sales + args.sales):
+                _, sold, _, landed, expected = sale(index)
+
+                def watch(s: Any = sold, e: Any = expected, t: float = landed) -> None:
+                    outcome = wait_settled(s, e, t)
+                    with lock:
+                        results.append(outcome)
+
+                watcher = threading.Thread(target=watch, daemon=True)
+                watcher.start()
+                watchers.append(watcher)
+                time.sleep(args.pace)
+            for watcher in watchers:
+                watcher.join()
+            elapsed = time.perf_counter() - began
+        finally:
+            os.killpg(daemon.pid, 15)
+            daemon.wait(timeout=30)
+            log.close()
+
+        latencies = [r for r in results if r is not None]
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={"synchub/trigger": "reservations"}))
+        overselling = sum(
+            1 for s in skus for k in by_sku[s]
+            if variation_of[k].available_quantity > max(0, allocatable[s])
+        )  # fmt: skip
+        print()
+        print(
+            f"sales: {len(results)} of {UNITS_PER_SALE} units each, one every {args.pace}s "
+            f"over {elapsed:.0f}s, rotating {len(shop.store_ids)} marketplaces and {len(skus)} SKUs"
+        )
+        print(
+            "measured from the order row landing in the warehouse (the event sync's part "
+            "is not included: the benchmark upserts each sold order itself)"
+        )
+        print(describe("daemon path (sensor → run → push)", latencies))
+        print(f"  not settled within {args.timeout:.0f}s: {len(results) - len(latencies)}")
+        print(
+            f"  fast-path runs launched: {len(runs)} "
+            f"(about {len(results) / max(1, len(runs)):.1f} sales per run)"
+        )
+        print(describe("baseline (same push in-process, no sensor or run launch)", baseline))
+        if latencies and baseline:
+            print(
+                f"  p50 ratio daemon/baseline: "
+                f"{statistics.median(latencies) / statistics.median(baseline):.1f}x"
+            )
+        print(f"listings above allocatable at the end: {overselling}")
+        met = bool(latencies) and percentile(latencies, 0.95) <= 30
+        print(f"target p95 ≤ 30s: {'met' if met else 'NOT met'}")
+        print(json.dumps({"daemon_log": str(folder / "daemon.log")}))
+
+
+if __name__ == "__main__":
+    main()
