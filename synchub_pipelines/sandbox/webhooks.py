@@ -76,7 +76,7 @@ PUSHING = ("mercadolivre", "shopee", "tiktok", "bling")
 # How often the timeline follower looks for generated steps the clock has reached.
 FOLLOW_INTERVAL_SECONDS = 0.5
 # POSTs in flight at once; more wait, so a storm of changes cannot exhaust sockets.
-MAX_IN_FLIGHT = 64
+MAX_IN_FLIGHT = 16
 RECENT_KEPT = 2000
 
 
