@@ -55,9 +55,12 @@ DAGSTER_YAML = """\
 run_coordinator:
   module: dagster.core.run_coordinator
   class: DefaultRunCoordinator
+# Sensor ticks in threads, and a tick's runs submitted in parallel: a tick lasts as long
+# as its slowest submission instead of the sum of them.
 sensors:
   use_threads: true
   num_workers: 4
+  num_submit_workers: 4
 schedules:
   use_threads: true
   num_workers: 2
