@@ -8,7 +8,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-APP_FACTORY = "synchub_pipelines.webhooks.app:create_app"
+APP_FACTORY = "synchub_pipelines.webhooks.app:create_served_app"
 
 
 def register(subparsers: Any) -> None:

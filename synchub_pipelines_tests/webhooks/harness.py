@@ -40,6 +40,13 @@ KNOWN_STORES = {
 }
 
 
+def free_port() -> int:
+    """A loopback port with nothing listening on it (at the moment of asking)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def hex_hmac(key: str, message: bytes) -> str:
     return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 

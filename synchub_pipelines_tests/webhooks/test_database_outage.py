@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +16,7 @@ from synchub_pipelines_tests.webhooks.harness import (
     Sent,
     bling,
     event_rows,
+    free_port,
     mercadolivre,
     prepare_warehouse,
     receiver_settings,
@@ -75,14 +75,8 @@ def test_postgres_down_gets_503_and_every_retry_is_stored_once_when_back(
     assert {r.state for r in rows} == {"pending"}
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_nothing_listening_at_the_warehouse_address_gets_503(serve_receiver) -> None:  # type: ignore[no-untyped-def]
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/synchub"
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/synchub"
     receiver = serve_receiver(receiver_settings(url, db_timeout_seconds=1.0))
     for sent in (mercadolivre("6b0000000000000001"), bling("B2")):
         response = post(receiver.url, sent)
