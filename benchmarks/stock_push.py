@@ -48,7 +48,8 @@ STOCK_CODE_LOCATION = '''
 import dagster as dg
 
 from synchub_pipelines import settings
-from synchub_pipelines.defs.marketplaces import MarketplacesResource
+from synchub_pipelines.defs.catalog.source import CatalogResource
+from synchub_pipelines.defs.marketplaces import BlingResource, MarketplacesResource
 from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.defs.stock import definitions as stock
 
@@ -60,6 +61,7 @@ defs = dg.Definitions.merge(
                 url=settings.warehouse_url(), secret_key=dg.EnvVar("SYNCHUB_SECRET_KEY")
             ),
             "marketplaces": MarketplacesResource.from_environment(),
+            "catalog": CatalogResource(source="file", bling=BlingResource.from_environment()),
         }
     ),
 )

@@ -34,7 +34,11 @@ from synchub_pipelines.defs.stock.planning import (
 )
 from synchub_pipelines.defs.stock.pushing import stock_pushes_asset
 from synchub_pipelines.demo.run import materialize_everything
-from synchub_pipelines.demo.sandbox_accounts import configure_sandbox_env, connect_sellers
+from synchub_pipelines.demo.sandbox_accounts import (
+    configure_sandbox_env,
+    connect_bling_account,
+    connect_sellers,
+)
 from synchub_pipelines.models import DEFAULT_TIMEZONE
 from synchub_pipelines.sandbox.server import RunningSandbox
 from synchub_pipelines.sandbox.world import Seller, default_sellers
@@ -100,13 +104,17 @@ class Shop:
     def resources(self) -> dict[str, Any]:
         return {
             "warehouse": WarehouseResource(url=self.url),
-            "catalog": CatalogResource(file_path=str(self.catalog), bling=BlingResource()),
+            # The catalog comes from the file; Bling, connected too, follows its stock.
+            "catalog": CatalogResource(
+                file_path=str(self.catalog), bling=BlingResource.from_environment(resolve=True)
+            ),
             "marketplaces": MarketplacesResource.from_environment(resolve=True),
         }
 
     def start(self, instance: dg.DagsterInstance) -> list[str]:
         """Connect every seller and run the whole pipeline once; returns failed checks."""
         sellers = [s for s in self.running.sandbox.world.sellers if s.marketplace in MARKETPLACES]
+        connect_bling_account(self.token_store)
         stores = connect_sellers(sellers, self.engine, self.token_store)
         self.store_ids = [s.store_id for s in stores]
         zone = ZoneInfo(DEFAULT_TIMEZONE)
@@ -191,6 +199,16 @@ class Shop:
         assert {o.order_id for o in page.records} == set(order_ids)
         batches, prunes = order_batches(page.records)
         upsert.write(self.engine, batches, prunes)
+
+    def bling_on_hand(self, sku: str) -> int:
+        """Bling's physical balance of a SKU in its default deposit, read from the API."""
+        client = BlingResource.from_environment(resolve=True).client(self.resources()["warehouse"])
+        try:
+            default = next(d.id for d in client.deposits() if d.padrao)
+            rows = [r for page in client.iter_stock([sku]) for r in page.records]
+        finally:
+            client.close()
+        return sum(r.on_hand for r in rows if r.warehouse == str(default))
 
     def published(self, store_ids: list[str] | None = None) -> dict[ListingKey, int | None]:
         seen: dict[ListingKey, int | None] = {}

@@ -33,8 +33,13 @@ def test_a_sale_on_one_marketplace_lowers_the_quantity_on_the_others(
     sku, keys = shop_.sku_on_every_store()
     reserved, _ = shop_.allocatable()[sku]
     shop_.set_on_hand(instance, {sku: reserved + 30})
-    assert shop_.push(instance).success
+    first = shop_.push(instance)
+    assert first.success
     assert [shop_.published()[k] for k in keys] == [10, 10, 10]
+    # Bling is connected but the file is the source: Bling's balance follows the file.
+    bling = first.asset_materializations_for_node("stock_pushes")[0].metadata["bling"].value
+    assert isinstance(bling, dict) and bling["written"] >= 1 and not bling["failed"]
+    assert shop_.bling_on_hand(sku) == reserved + 30
 
     seller = keys[0]  # Mercado Livre
     order_id = shop_.sell(seller, quantity=3)

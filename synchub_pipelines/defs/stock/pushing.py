@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 from pydantic import Field
 
+from synchub_pipelines.defs.catalog.source import CatalogResource
 from synchub_pipelines.defs.common import OWNERS, resolve_store
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.stock.bling_push import BlingPushReport, push_to_bling
 from synchub_pipelines.defs.stock.locks import stock_lock
 from synchub_pipelines.defs.stock.planning import (
     allocatable_stock_asset,
@@ -39,6 +41,42 @@ class PushConfig(dg.Config):
     max_zero_share: float = Field(
         default=0.25, description="refuse a push that zeroes more than this share of listings"
     )
+    bling: bool = Field(
+        default=True,
+        description="also keep Bling's balance at the hub's on hand when Bling is not the "
+        "catalog source (and is connected)",
+    )
+
+
+def _push_bling(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    catalog: CatalogResource,
+    options: PushOptions,
+    now: datetime,
+) -> BlingPushReport | str:
+    """Bling's balances follow the hub's on hand, when Bling is connected but not the source."""
+    if catalog.source == "bling":
+        return "Bling is the catalog source"
+    if not catalog.bling.configured:
+        return "Bling is not configured"
+    try:
+        client = catalog.bling.client(warehouse)
+    except dg.Failure as exc:
+        return str(exc.description or "Bling is not connected")
+    try:
+        return push_to_bling(
+            warehouse.engine(),
+            client,
+            catalog.bling.account_id,
+            options.skus,
+            options.dry_run,
+            context.run.run_id,
+            context.retry_number,
+            now,
+        )
+    finally:
+        client.close()
 
 
 def writer_factory(
@@ -73,6 +111,7 @@ def stock_pushes_asset(
     config: PushConfig,
     warehouse: WarehouseResource,
     marketplaces: MarketplacesResource,
+    catalog: CatalogResource,
 ) -> dg.MaterializeResult:
     options = PushOptions(
         dry_run=config.dry_run,
@@ -84,6 +123,7 @@ def stock_pushes_asset(
     )
     attempt = context.retry_number
     engine = warehouse.engine()
+    now = datetime.now(UTC).replace(microsecond=0)
     try:
         with stock_lock(engine):
             report = run_push(
@@ -92,8 +132,9 @@ def stock_pushes_asset(
                 options,
                 context.run.run_id,
                 attempt,
-                datetime.now(UTC).replace(microsecond=0),
+                now,
             )
+            bling = _push_bling(context, warehouse, catalog, options, now) if config.bling else None
     except PushRefused as exc:
         raise dg.Failure(
             str(exc),
@@ -119,15 +160,27 @@ def stock_pushes_asset(
             markdown_table(report.planned)
         ),
         "dagster/table_name": dg.MetadataValue.text("stock_pushes"),
+        "bling": dg.MetadataValue.json(
+            {"skipped": bling}
+            if isinstance(bling, str) or bling is None
+            else {
+                "account": bling.account,
+                "planned": len(bling.planned),
+                "written": bling.written,
+                "failed": len(bling.failed),
+                "api_calls": bling.calls,
+            }
+        ),
     }
-    if report.failed:
-        sample = "; ".join(
-            f"{p.key[0]} {p.key[1]}/{p.key[2] or '-'}: {o.answer[:120]}"
-            for p, o in report.failed[:5]
-        )
+    problems = [
+        f"{p.key[0]} {p.key[1]}/{p.key[2] or '-'}: {o.answer[:120]}" for p, o in report.failed
+    ]
+    if isinstance(bling, BlingPushReport):
+        problems += [f"{p.key[0]} {p.sku}: {answer[:120]}" for p, answer in bling.failed]
+    if problems:
         # Retried by the step's retry policy; the writes that succeeded are not repeated.
         raise dg.Failure(
-            f"{len(report.failed)} of {len(report.outcomes)} stock writes failed ({sample})",
+            f"{len(problems)} stock write(s) failed ({'; '.join(problems[:5])})",
             metadata=metadata,
         )
     return dg.MaterializeResult(metadata=metadata)
