@@ -242,9 +242,10 @@ def load_active_store_ids(engine: Engine) -> frozenset[str]:
 
 
 def ping(engine: Engine) -> None:
+    """Raise StorageUnavailable unless the database answers and has the events table."""
     try:
         with engine.connect() as conn:
-            conn.execute(sa.select(1))
+            conn.execute(sa.select(webhook_events.c.seq).limit(0))
     except (sa.exc.DBAPIError, sa.exc.TimeoutError) as exc:
         raise StorageUnavailable(_reason(exc)) from exc
 

@@ -224,3 +224,12 @@ def test_healthz_reports_the_warehouse(sqlite_url, serve_receiver) -> None:  # t
     assert response.status_code == 200
     assert response.json()["warehouse"] == "ok"
     assert set(response.json()["marketplaces"].values()) == {"configured"}
+
+
+def test_an_unmigrated_warehouse_is_not_healthy_and_stores_nothing(
+    sqlite_url, serve_receiver
+) -> None:  # type: ignore[no-untyped-def]
+    receiver = serve_receiver(receiver_settings(sqlite_url))
+    assert httpx.get(receiver.url + "/healthz").status_code == 503
+    sent = bling("B-NO-TABLE")
+    assert post(receiver.url, sent).status_code == 503
