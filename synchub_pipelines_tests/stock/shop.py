@@ -1,5 +1,5 @@
-"""A merchant on Mercado Livre, TikTok Shop and Amazon at once, against one loopback sandbox:
-connected through each marketplace's own flow, catalog from a file, warehouse given.
+"""A merchant on Mercado Livre, Shopee, TikTok Shop and Amazon at once, on one loopback
+sandbox: connected through each marketplace's own flow, catalog from a file, warehouse given.
 
 Used by the stock tests and by benchmarks/stock_push.py. Sales go through each simulator's
 `/_sandbox/sales`; orders land in the warehouse the way the event sync lands them (fetched
@@ -55,7 +55,7 @@ STOCK_ASSETS = [
     stock_pushes_asset,
     published_within_allocatable,
 ]
-MARKETPLACES = ("mercadolivre", "tiktok", "amazon")
+MARKETPLACES = ("mercadolivre", "shopee", "tiktok", "amazon")
 
 ListingKey = tuple[str, str, str]
 
@@ -178,6 +178,9 @@ class Shop:
             body = {"item_id": listing_id, "quantity": quantity}
             if variation_id:
                 body["variation_id"] = int(variation_id)
+        elif marketplace == "shopee":
+            model = int(variation_id) if variation_id else 0
+            body = {"item_id": int(listing_id), "model_id": model, "quantity": quantity}
         elif marketplace == "tiktok":
             body = {"product_id": listing_id, "sku_id": variation_id, "quantity": quantity}
         else:
@@ -186,7 +189,10 @@ class Shop:
         if answer.status_code not in (200, 201):
             raise SaleRefused(answer.text)
         payload = answer.json()
-        return str(payload.get("id") or payload.get("order_id") or payload.get("AmazonOrderId"))
+        for field in ("id", "order_id", "order_sn", "AmazonOrderId"):
+            if payload.get(field):
+                return str(payload[field])
+        raise AssertionError(f"no order id in the sale's answer: {payload}")
 
     def ingest(self, store_id: str, order_ids: list[str]) -> None:
         """Land orders the way the event sync does: fetch them by id, upsert them."""

@@ -1,4 +1,4 @@
-"""A sale on one marketplace comes off the others: Mercado Livre, TikTok Shop and Amazon,
+"""A sale on one marketplace comes off the others: Mercado Livre, Shopee, TikTok Shop and Amazon,
 PostgreSQL warehouse, sandbox over loopback."""
 
 from __future__ import annotations
@@ -11,7 +11,13 @@ import dagster as dg
 import pytest
 
 from synchub_pipelines.demo.sandbox_accounts import sandbox_rate_limits
-from synchub_pipelines_tests.stock.shop import SaleRefused, Shop, sandbox_environment, shop_sellers
+from synchub_pipelines_tests.stock.shop import (
+    MARKETPLACES,
+    SaleRefused,
+    Shop,
+    sandbox_environment,
+    shop_sellers,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -32,21 +38,27 @@ def test_a_sale_on_one_marketplace_lowers_the_quantity_on_the_others(
     shop_, instance = shop
     sku, keys = shop_.sku_on_every_store()
     reserved, _ = shop_.allocatable()[sku]
-    shop_.set_on_hand(instance, {sku: reserved + 30})
+    stores = len(keys)
+    assert {k[0].split("-")[0] for k in keys} == set(MARKETPLACES)
+    shop_.set_on_hand(instance, {sku: reserved + 10 * stores})
     first = shop_.push(instance)
     assert first.success
-    assert [shop_.published()[k] for k in keys] == [10, 10, 10]
+    assert [shop_.published()[k] for k in keys] == [10] * stores
     # Bling is connected but the file is the source: Bling's balance follows the file.
     bling = first.asset_materializations_for_node("stock_pushes")[0].metadata["bling"].value
     assert isinstance(bling, dict) and bling["written"] >= 1 and not bling["failed"]
-    assert shop_.bling_on_hand(sku) == reserved + 30
+    assert shop_.bling_on_hand(sku) == reserved + 10 * stores
 
-    seller = keys[0]  # Mercado Livre
-    order_id = shop_.sell(seller, quantity=3)
-    shop_.ingest(seller[0], [order_id])
-    assert shop_.push(instance).success
-    assert shop_.allocatable()[sku] == (reserved + 3, 27)
-    assert [shop_.published()[k] for k in keys] == [9, 9, 9]
+    for seller in keys:  # a sale on each marketplace in turn
+        order_id = shop_.sell(seller, quantity=stores)
+        shop_.ingest(seller[0], [order_id])
+        assert shop_.push(instance).success
+        published = shop_.published()
+        share = published[keys[0]]
+        assert share is not None
+        assert [published[k] for k in keys] == [share] * stores
+    assert shop_.allocatable()[sku] == (reserved + stores * stores, 10 * stores - stores * stores)
+    assert share == 10 - stores
 
 
 def test_concurrent_sales_of_the_last_units_on_two_marketplaces(
@@ -55,7 +67,7 @@ def test_concurrent_sales_of_the_last_units_on_two_marketplaces(
     shop_, instance = shop
     sku, keys = shop_.sku_on_every_store()
     reserved, _ = shop_.allocatable()[sku]
-    # Two units left in all, three listings: never more than two on offer in total.
+    # Two units left in all, one listing per store: never more than two on offer in total.
     shop_.set_on_hand(instance, {sku: reserved + 2})
     assert shop_.push(instance).success
     offered = {k: shop_.published()[k] for k in keys}

@@ -99,7 +99,8 @@ class QuantityWriter(_ClientWriter):
 
 
 class ShopeeWriter(_ClientWriter):
-    """Shopee's `update_stock` takes every model of one item in one call: one call per item."""
+    """Shopee's `update_stock` takes every model of one item in one call, and answers per
+    model: one call per item, each model's own verdict kept."""
 
     def write_many(self, writes: Sequence[StockWrite]) -> list[WriteOutcome]:
         by_item: dict[str, list[StockWrite]] = defaultdict(list)
@@ -108,13 +109,23 @@ class ShopeeWriter(_ClientWriter):
         outcomes = []
         for item_id, group in by_item.items():
             try:
-                answer = self.client.update_stock(
+                answers = self.client.update_stock(
                     item_id, [(w.variation_id, w.quantity) for w in group]
                 )
             except (MarketplaceError, ValueError) as exc:
                 outcomes += [WriteOutcome(w, False, _refusal(exc)) for w in group]
-            else:
-                outcomes += [WriteOutcome(w, True, _answer(answer)) for w in group]
+                continue
+            by_model = {int(a.model_id): a for a in answers}
+            for write in group:
+                # The canonical id of an item without models is ''; Shopee calls it model 0.
+                answer = by_model.get(int(write.variation_id or 0))
+                if answer is None:
+                    outcomes.append(WriteOutcome(write, False, "Shopee gave no answer for it"))
+                elif answer.ok:
+                    outcomes.append(WriteOutcome(write, True, _answer(answer.model_dump())))
+                else:
+                    reason = f"refused: {answer.failed_reason}"
+                    outcomes.append(WriteOutcome(write, False, _answer(reason)))
         return outcomes
 
 
