@@ -1,11 +1,11 @@
 """Stock push benchmark: a sale on one marketplace → its SKU's quantity updated on every
 other linked listing, with the Dagster daemon running against the sandbox.
 
-Setup (not timed): a loopback sandbox with one Mercado Livre, one TikTok Shop and one
-Amazon account; a throwaway PostgreSQL warehouse; the whole pipeline run once (catalog,
-listings, links, orders) and a first push. Every SKU listed on all three gets plenty of
-stock, so that a sale of 3 units lowers each listing's share by one: every sale needs a
-write on every other marketplace.
+Setup (not timed): a loopback sandbox with one Mercado Livre, Shopee, TikTok Shop and
+Amazon account each; a throwaway PostgreSQL warehouse; the whole pipeline run once
+(catalog, listings, links, orders) and a first push. Every SKU listed on all four gets
+plenty of stock, so that a sale of 4 units (one per listing) lowers each listing's share
+by one: every sale needs a write on every other marketplace.
 
 Then `dagster-daemon` runs with the stock domain's code location (`stock_push_job` and
 `stock_reservation_sensor`, the fast path) and sales are made at a steady pace, rotating
@@ -66,8 +66,6 @@ defs = dg.Definitions.merge(
     ),
 )
 '''
-
-UNITS_PER_SALE = 3
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -156,7 +154,7 @@ def main() -> None:
             if len(keys) == len(shop.store_ids) and {k[0] for k in keys} == set(shop.store_ids)
         )
         reserved = shop.allocatable()
-        shop.set_on_hand(instance, {s: reserved[s][0] + 900 for s in skus})
+        shop.set_on_hand(instance, {s: reserved[s][0] + 1200 for s in skus})
         assert shop.push(instance).success
         # Kits offer what their components allow: keep the SKUs that now have plenty.
         allocatable = {s: shop.allocatable()[s][1] for s in skus}
@@ -175,12 +173,13 @@ def main() -> None:
                             variation_of[key] = variation
         skus = [s for s in skus if all(k in variation_of for k in by_sku[s])]
         print(f"setup: {len(skus)} SKUs listed on all {len(shop.store_ids)} stores")
+        units_per_sale = len(shop.store_ids)  # one unit less for every listing's share
 
         lock = threading.Lock()
 
         def expected_after_sale(sku: str) -> dict[tuple[str, str, str], int]:
             with lock:
-                allocatable[sku] -= UNITS_PER_SALE
+                allocatable[sku] -= units_per_sale
                 units = allocatable[sku]
             return split(units, {k: units for k in by_sku[sku]})
 
@@ -196,7 +195,7 @@ def main() -> None:
             keys = by_sku[sku]
             sold = keys[(index // len(skus) + index) % len(keys)]
             sold_at = time.perf_counter()
-            order_id = shop.sell(sold, quantity=UNITS_PER_SALE)
+            order_id = shop.sell(sold, quantity=units_per_sale)
             expected = expected_after_sale(sku)
             shop.ingest(sold[0], [order_id])  # what the event sync does: the order row lands
             return sku, sold, sold_at, time.perf_counter(), expected
@@ -271,7 +270,7 @@ def main() -> None:
         )  # fmt: skip
         print()
         print(
-            f"sales: {len(results)} of {UNITS_PER_SALE} units each, one every {args.pace}s "
+            f"sales: {len(results)} of {units_per_sale} units each, one every {args.pace}s "
             f"over {elapsed:.0f}s, rotating {len(shop.store_ids)} marketplaces and {len(skus)} SKUs"
         )
         print(
