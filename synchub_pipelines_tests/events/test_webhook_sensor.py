@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -217,3 +218,34 @@ def test_events_of_a_run_that_died_are_handed_out_again(sandbox, pg_url, tmp_pat
         assert execute(again, instance, harness.resources()).success
     assert order_ids(harness.engine, store_id) == [order_id]
     assert [r["state"] for r in event_rows(harness.engine)] == ["processed"]
+
+
+def test_events_quarantined_before_the_store_connected_are_released_and_processed(  # type: ignore[no-untyped-def]
+    sandbox, pg_url, tmp_path
+):
+    harness = Harness(sandbox, pg_url, tmp_path)
+    world = sandbox.sandbox.world
+    seller = world.sellers_of("mercadolivre")[0]
+    order_id = str(next(iter(world.orders_of(seller))).order_number)
+    early = ml_order_event(seller.store_id, order_id)
+    # As the receiver stores a notification for a store it does not know yet.
+    add_events(
+        harness.engine,
+        [dataclasses.replace(early, state="quarantined", reason="store not connected")],
+    )
+
+    with dg.instance_for_test() as instance:
+        assert isinstance(_tick(instance, pg_url, None), dg.SkipReason)
+        assert [r["state"] for r in event_rows(harness.engine)] == ["quarantined"]
+
+        harness.connect_all()
+        tick = _tick(instance, pg_url, None)
+        requests = run_requests(tick)
+        assert [r.tags["synchub/store"] for r in requests] == [seller.store_id]
+        instance.add_dynamic_partitions(STORES, [seller.store_id])
+        assert execute(requests[0], instance, harness.resources()).success
+
+    assert order_ids(harness.engine, seller.store_id) == [order_id]
+    assert [(r["state"], r["last_error"]) for r in event_rows(harness.engine)] == [
+        ("processed", None)
+    ]

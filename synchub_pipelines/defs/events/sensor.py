@@ -6,12 +6,15 @@ import os
 from datetime import UTC, datetime
 
 import dagster as dg
+import sqlalchemy as sa
 
 from synchub_pipelines.defs.events.event_log import due_events, group_by_store, new_events
 from synchub_pipelines.defs.events.process import store_events_job
 from synchub_pipelines.defs.partitions import STORES, store_partitions
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.warehouse.schema import webhook_events
 from synchub_pipelines.warehouse.stores import load_stores
+from synchub_pipelines.webhooks.store import release_quarantined
 
 # Bounds one tick's work (and a run's config); a larger backlog drains over a few ticks.
 MAX_EVENTS_PER_TICK = 20_000
@@ -39,13 +42,14 @@ def webhook_events_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     engine = warehouse.engine()
     cursor = _cursor(context.cursor)
+    marketplace_of = {s.store_id: s.marketplace.value for s in load_stores(engine)}
+    _release_connected(context, engine, set(marketplace_of))
     new = new_events(engine, cursor, MAX_EVENTS_PER_TICK)
     due = due_events(engine, cursor, datetime.now(UTC), MAX_EVENTS_PER_TICK)
     if not new and not due:
         return dg.SkipReason(f"no pending webhook events past seq {cursor}")
     batches = group_by_store(new, due)
 
-    marketplace_of = {s.store_id: s.marketplace.value for s in load_stores(engine)}
     partitioned = set(context.instance.get_dynamic_partitions(STORES))
     unpartitioned = sorted(
         b.store_id
@@ -81,3 +85,25 @@ def webhook_events_sensor(
             [store_partitions.build_add_request(unpartitioned)] if unpartitioned else []
         ),
     )
+
+
+def _release_connected(
+    context: dg.SensorEvaluationContext, engine: sa.Engine, connected: set[str]
+) -> None:
+    """Events quarantined while their store was not connected yet become pending now.
+
+    Marketplaces notify from the moment a seller grants access, often before `synchub
+    connect` has written the store; the receiver keeps those events quarantined rather
+    than refusing them. Released events draw new seqs, so this tick's read picks them up.
+    """
+    with engine.connect() as conn:
+        waiting = set(
+            conn.execute(
+                sa.select(webhook_events.c.store_id)
+                .where(webhook_events.c.state == "quarantined")
+                .distinct()
+            ).scalars()
+        )
+    for store_id in sorted(waiting & connected):
+        released = release_quarantined(engine, store_id)
+        context.log.info(f"{store_id} is connected now: released {released} quarantined event(s)")
