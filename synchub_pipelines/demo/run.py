@@ -37,6 +37,13 @@ DEMO_TABLES = (
     "orders",
     "order_items",
     "stock_snapshots",
+    "marketplace_categories",
+    "marketplace_required_attributes",
+    "category_mappings",
+    "bling_category_links",
+    "category_sync_log",
+    "product_attributes_normalized",
+    "listing_readiness",
     "ingest_errors",
 )
 
@@ -112,7 +119,6 @@ def materialize_everything(
     """Materialize every asset in dependency order, with checks; returns failed ERROR checks."""
     # Imported here: the definitions read the environment configured by the caller.
     from synchub_pipelines.definitions import defs
-    from synchub_pipelines.defs.checks import checks
     from synchub_pipelines.defs.partitions import order_date_partitions
     from synchub_pipelines.defs.stores.assets import sync_store_partitions
 
@@ -121,9 +127,12 @@ def materialize_everything(
     resources = resources if resources is not None else dict(defs.resources or {})
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
     by_key = {key.to_user_string(): a for a in assets for key in a.keys}
+    checks = [c for c in defs.asset_checks or [] if isinstance(c, dg.AssetChecksDefinition)]
     failed_checks: list[str] = []
 
-    def run(selection: list[str], **kw: object) -> None:
+    def run(
+        selection: list[str], ops: dict[str, object] | None = None, note: str = "", **kw: object
+    ) -> None:
         picked = [by_key[name] for name in selection]
         own_checks = [
             c
@@ -137,7 +146,10 @@ def materialize_everything(
             instance=instance,
             resources=resources,
             raise_on_error=True,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                **({"ops": ops} if ops else {}),
+            },
             **kw,  # type: ignore[arg-type]
         )
         failed = [
@@ -149,6 +161,7 @@ def materialize_everything(
         label = ", ".join(selection) + (
             f" [{kw.get('partition_key')}]" if "partition_key" in kw else ""
         )
+        label += note
         say(f"  ✓ {label}" + (f"  (failed checks: {failed})" if failed else ""))
 
     say("materializing:")
@@ -166,4 +179,21 @@ def materialize_everything(
             "dagster/asset_partition_range_end": str(end),
         },
     )
+    run(
+        [
+            "internal_categories",
+            "marketplace_categories",
+            "category_mappings",
+            "marketplace_required_attributes",
+            "product_attributes_normalized",
+            "listing_readiness",
+        ]
+    )
+    # The ERP follows the internal tree: the plan first (nothing written), then for real.
+    for dry_run in (True, False):
+        run(
+            ["bling_category_sync"],
+            ops={"bling_category_sync": {"config": {"dry_run": dry_run}}},
+            note=" (dry run: the plan only)" if dry_run else "",
+        )
     return failed_checks
