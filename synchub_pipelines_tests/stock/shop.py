@@ -25,7 +25,9 @@ import sqlalchemy as sa
 from synchub_pipelines import settings
 from synchub_pipelines.defs.catalog.assets import central_products, central_stock
 from synchub_pipelines.defs.catalog.source import CatalogResource
+from synchub_pipelines.defs.listings.assets import listing_links, listings
 from synchub_pipelines.defs.marketplaces import BlingResource, MarketplacesResource
+from synchub_pipelines.defs.orders.assets import orders
 from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.defs.stock.planning import (
     allocatable_stock_asset,
@@ -33,7 +35,7 @@ from synchub_pipelines.defs.stock.planning import (
     stock_push_plan_asset,
 )
 from synchub_pipelines.defs.stock.pushing import stock_pushes_asset
-from synchub_pipelines.demo.run import materialize_everything
+from synchub_pipelines.defs.stores.assets import stores, sync_store_partitions
 from synchub_pipelines.demo.sandbox_accounts import (
     configure_sandbox_env,
     connect_bling_account,
@@ -91,6 +93,44 @@ def write_catalog(running: RunningSandbox, path: Path) -> Path:
     return path
 
 
+CORE_ASSETS = [central_products, central_stock, stores, listings, listing_links, orders]
+
+
+def materialize_stock_inputs(
+    store_ids: list[str],
+    first: date,
+    last: date,
+    instance: dg.DagsterInstance,
+    resources: dict[str, Any],
+) -> None:
+    """Catalog, stores, listings, links and orders: the stock domain's inputs, nothing more."""
+    sync_store_partitions(instance, store_ids)
+
+    def run(selection: list[str], **kw: Any) -> None:
+        dg.materialize(
+            CORE_ASSETS,
+            selection=selection,
+            instance=instance,
+            resources=resources,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            **kw,
+        )
+
+    run(["central_products", "central_stock", "stores"])
+    for store_id in store_ids:
+        run(["listings"], partition_key=store_id)
+    run(["listing_links"])
+    start = dg.MultiPartitionKey({"date": first.isoformat(), "store": store_ids[0]})
+    end = dg.MultiPartitionKey({"date": last.isoformat(), "store": store_ids[-1]})
+    run(
+        ["orders", "order_items"],
+        tags={
+            "dagster/asset_partition_range_start": str(start),
+            "dagster/asset_partition_range_end": str(end),
+        },
+    )
+
+
 class Shop:
     def __init__(self, running: RunningSandbox, warehouse_url: str, folder: Path) -> None:
         self.running = running
@@ -112,7 +152,7 @@ class Shop:
         }
 
     def start(self, instance: dg.DagsterInstance) -> list[str]:
-        """Connect every seller and run the whole pipeline once; returns failed checks."""
+        """Connect every seller and land the stock domain's inputs; returns the store ids."""
         sellers = [s for s in self.running.sandbox.world.sellers if s.marketplace in MARKETPLACES]
         connect_bling_account(self.token_store)
         stores = connect_sellers(sellers, self.engine, self.token_store)
@@ -121,14 +161,8 @@ class Shop:
         orders = self.running.sandbox.world.orders
         first = min(o.created_at for o in orders).astimezone(zone).date() - timedelta(days=1)
         last = max(date.today(), max(o.created_at for o in orders).astimezone(zone).date())
-        return materialize_everything(
-            self.store_ids,
-            first,
-            last,
-            instance=instance,
-            resources=self.resources(),
-            say=lambda _: None,
-        )
+        materialize_stock_inputs(self.store_ids, first, last, instance, self.resources())
+        return self.store_ids
 
     # --- the stock job ---------------------------------------------------------------
 

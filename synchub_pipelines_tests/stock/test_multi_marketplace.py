@@ -27,7 +27,7 @@ def shop(sandbox_factory, pg_url: str, tmp_path: Path) -> Iterator[tuple[Shop, d
     running = sandbox_factory(sellers=shop_sellers(), rate_limits=sandbox_rate_limits())
     with sandbox_environment(running), dg.DagsterInstance.ephemeral() as instance:
         shop = Shop(running, pg_url, tmp_path)
-        assert not shop.start(instance)
+        assert shop.start(instance)
         assert shop.push(instance).success
         yield shop, instance
 

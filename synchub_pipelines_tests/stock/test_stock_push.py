@@ -37,8 +37,7 @@ from synchub_pipelines.warehouse import upsert
 from synchub_pipelines.warehouse.rows import order_batches
 from synchub_pipelines.warehouse.stores import load_store
 from synchub_pipelines_tests.pipeline.harness import Harness
-
-pytestmark = pytest.mark.postgres
+from synchub_pipelines_tests.stock.shop import materialize_stock_inputs
 
 STOCK_ASSETS = [
     allocatable_stock_asset,
@@ -153,14 +152,24 @@ def write_calls(meta: dict[str, Any]) -> int:
     return sum(calls.get("items.update_stock", 0) for calls in meta["api_calls"].values())
 
 
+def _world(running: Any, url: str, tmp_path: Path) -> Iterator[World]:
+    harness = Harness(running, url, tmp_path)
+    with dg.DagsterInstance.ephemeral() as instance:
+        store_ids = harness.connect_all()
+        first, last = harness.world_days()
+        materialize_stock_inputs(store_ids, first, last, instance, harness.resources())
+        yield World(harness, instance, store_ids)
+
+
 @pytest.fixture
 def world(sandbox_factory, pg_url: str, tmp_path: Path) -> Iterator[World]:  # type: ignore[no-untyped-def]
-    running = sandbox_factory(faults=Faults(seed=11))
-    harness = Harness(running, pg_url, tmp_path)
-    with dg.DagsterInstance.ephemeral() as instance:
-        run = harness.run(instance)
-        assert not run.failed_checks
-        yield World(harness, instance, run.store_ids)
+    yield from _world(sandbox_factory(faults=Faults(seed=11)), pg_url, tmp_path)
+
+
+@pytest.fixture
+def any_world(sandbox_factory, warehouse_url: str, tmp_path: Path) -> Iterator[World]:  # type: ignore[no-untyped-def]
+    """The same, once on SQLite (the embedded default) and once on PostgreSQL."""
+    yield from _world(sandbox_factory(), warehouse_url, tmp_path)
 
 
 def shared_sku(world: World) -> tuple[str, list[tuple[str, str, str]]]:
@@ -185,7 +194,8 @@ def assert_within_allocatable(world: World) -> None:
     assert not over
 
 
-def test_push_publishes_the_plan_and_a_rerun_writes_nothing(world: World) -> None:
+def test_push_publishes_the_plan_and_a_rerun_writes_nothing(any_world: World) -> None:
+    world = any_world
     first = world.push()
     assert first.success
     meta = metadata(first)
@@ -210,6 +220,7 @@ def test_push_publishes_the_plan_and_a_rerun_writes_nothing(world: World) -> Non
     assert world.rows("SELECT COUNT(*) FROM allocatable_stock_history")[0][0] == history
 
 
+@pytest.mark.postgres
 def test_dry_run_plans_without_calling_any_write_endpoint(world: World) -> None:
     assert world.push().success
     sku, keys = shared_sku(world)
@@ -236,6 +247,7 @@ def test_dry_run_plans_without_calling_any_write_endpoint(world: World) -> None:
     assert all(world.published()[k] == 0 for k in keys)
 
 
+@pytest.mark.postgres
 def test_policies_shape_the_plan_and_the_invariant_holds(world: World) -> None:
     first, second = world.store_ids
     result = dg.materialize(
@@ -259,6 +271,7 @@ def test_policies_shape_the_plan_and_the_invariant_holds(world: World) -> None:
             assert target == min(3, allocatable[sku])
 
 
+@pytest.mark.postgres
 def test_a_failing_marketplace_then_the_retry_writes_only_what_failed(world: World) -> None:
     # The plan, computed without touching the marketplace.
     assert world.push(dry_run=True).success
@@ -302,6 +315,7 @@ def test_a_failing_marketplace_then_the_retry_writes_only_what_failed(world: Wor
         assert world.published()[(store_id, listing_id, variation_id)] == target
 
 
+@pytest.mark.postgres
 def test_a_drift_sweep_repairs_a_listing_changed_behind_our_back(world: World) -> None:
     assert world.push().success
     _sku, keys = shared_sku(world)
@@ -329,6 +343,7 @@ def test_a_drift_sweep_repairs_a_listing_changed_behind_our_back(world: World) -
     assert reason == [("drift", target + 50, target)]
 
 
+@pytest.mark.postgres
 def test_a_push_zeroing_most_listings_stops_unless_forced(world: World) -> None:
     assert world.push().success
     skus = {sku for sku, _ in world.plan().values()}
@@ -351,6 +366,7 @@ def test_a_push_zeroing_most_listings_stops_unless_forced(world: World) -> None:
     assert set(world.published()[k] for k in world.plan()) == {0}
 
 
+@pytest.mark.postgres
 def test_zero_is_reasserted_once_it_is_old(world: World) -> None:
     assert world.push().success
     zeros = [k for k, (_, target) in world.plan().items() if target == 0]
@@ -362,7 +378,8 @@ def test_zero_is_reasserted_once_it_is_old(world: World) -> None:
     assert meta["writes_done"] == len(zeros)
 
 
-def test_the_sensor_pushes_only_the_skus_a_new_order_touches(world: World) -> None:
+def test_the_sensor_pushes_only_the_skus_a_new_order_touches(any_world: World) -> None:
+    world = any_world
     assert world.push().success
     sku, keys = shared_sku(world)
     sensor_context = dg.build_sensor_context(

@@ -13,11 +13,14 @@ from sqlalchemy.engine import Connection
 from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.defs.stock.pushing import stock_push_job
 from synchub_pipelines.defs.stock.reads import as_utc
+from synchub_pipelines.warehouse.schema import UtcTimestamp
 
 # Rows committed by a slower transaction can carry a `synced_at` a little older than one
 # already seen; look back this far and skip what the cursor remembers.
 OVERLAP = timedelta(seconds=30)
 MAX_SKUS_PER_RUN = 500
+# Bound like the stored column, so SQLite compares like with like.
+SINCE = sa.bindparam("since", type_=UtcTimestamp)
 
 
 def _changes_since(conn: Connection, since: datetime) -> list[tuple[str, str, datetime]]:
@@ -26,20 +29,25 @@ def _changes_since(conn: Connection, since: datetime) -> list[tuple[str, str, da
         sa.text(
             "SELECT 'o:' || o.store_id || ':' || o.order_id, COALESCE(k.sku, p.sku), "
             "CASE WHEN o.synced_at > i.synced_at THEN o.synced_at ELSE i.synced_at END "
+            "AS changed_at "
             "FROM orders o JOIN order_items i "
             "  ON i.store_id = o.store_id AND i.order_id = o.order_id "
             "LEFT JOIN listing_links k ON k.store_id = i.store_id "
             "  AND k.listing_id = i.listing_id AND k.variation_id = i.variation_id "
             "LEFT JOIN central_products p ON p.sku = i.seller_sku "
             "WHERE o.synced_at > :since OR i.synced_at > :since"
-        ),
+        )
+        .bindparams(SINCE)
+        .columns(changed_at=UtcTimestamp),
         {"since": since},
     )
     stock = conn.execute(
         sa.text(
-            "SELECT 's:' || sku || ':' || warehouse, sku, synced_at FROM central_stock "
-            "WHERE synced_at > :since"
-        ),
+            "SELECT 's:' || sku || ':' || warehouse, sku, synced_at AS changed_at "
+            "FROM central_stock WHERE synced_at > :since"
+        )
+        .bindparams(SINCE)
+        .columns(changed_at=UtcTimestamp),
         {"since": since},
     )
     found = []
@@ -78,10 +86,10 @@ def stock_reservation_sensor(
         with engine.connect() as conn:
             newest = conn.execute(
                 sa.text(
-                    "SELECT MAX(t) FROM (SELECT MAX(synced_at) AS t FROM orders UNION ALL "
-                    "SELECT MAX(synced_at) FROM order_items UNION ALL "
-                    "SELECT MAX(synced_at) FROM central_stock) latest"
-                )
+                    "SELECT MAX(t) AS newest FROM (SELECT MAX(synced_at) AS t FROM orders "
+                    "UNION ALL SELECT MAX(synced_at) FROM order_items "
+                    "UNION ALL SELECT MAX(synced_at) FROM central_stock) latest"
+                ).columns(newest=UtcTimestamp)
             ).scalar_one()
             start = as_utc(newest) or datetime.now(UTC)
             # What is already inside the overlap window counts as seen.

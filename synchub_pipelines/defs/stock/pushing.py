@@ -123,7 +123,7 @@ def stock_pushes_asset(
     )
     attempt = context.retry_number
     engine = warehouse.engine()
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC)
     try:
         with stock_lock(engine):
             report = run_push(

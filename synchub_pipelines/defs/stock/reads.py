@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from synchub_pipelines.defs.stock.allocation import ListingKey
 from synchub_pipelines.models import OrderStatus
+from synchub_pipelines.warehouse.schema import UtcTimestamp
 
 # Orders whose units are promised to a buyer but still on the shelf.
 RESERVING_STATUSES = (OrderStatus.PENDING.value, OrderStatus.PAID.value)
@@ -98,10 +99,13 @@ def allocatable(conn: Connection) -> dict[str, int]:
     return {sku: int(units) for sku, units in rows}
 
 
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back without their zone; they were written as UTC."""
+def as_utc(moment: datetime | str | None) -> datetime | None:
+    """SQLite hands timestamps back without their zone (or as text from an untyped
+    expression); they were written as UTC."""
     if moment is None:
         return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -127,20 +131,22 @@ def published(
         text = sa.text(sql.format(where=where))
         return text.bindparams(sa.bindparam("stores", expanding=True)) if where else text
 
+    typed = {"seen": UtcTimestamp}
+
     known: dict[ListingKey, Published] = {}
     for store, listing, variation, quantity, seen in conn.execute(
         query(
-            "SELECT store_id, listing_id, variation_id, available_quantity, synced_at "
+            "SELECT store_id, listing_id, variation_id, available_quantity, synced_at AS seen "
             "FROM listings {where}"
-        ),
+        ).columns(**typed),
         params,
     ):
         known[(store, listing, variation)] = Published(quantity, as_utc(seen))
     for store, listing, variation, quantity, seen in conn.execute(
         query(
-            "SELECT store_id, listing_id, variation_id, published_quantity, observed_at "
+            "SELECT store_id, listing_id, variation_id, published_quantity, observed_at AS seen "
             "FROM stock_listing_state {where}"
-        ),
+        ).columns(**typed),
         params,
     ):
         key = (store, listing, variation)
