@@ -37,6 +37,9 @@ DEMO_TABLES = (
     "orders",
     "order_items",
     "stock_snapshots",
+    "allocatable_stock",
+    "stock_push_plan",
+    "stock_pushes",
     "marketplace_categories",
     "marketplace_required_attributes",
     "category_mappings",
@@ -97,6 +100,9 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
         oldest = min(o.created_at for o in sandbox.world.orders)
         first_day = (oldest.astimezone(ZoneInfo(DEFAULT_TIMEZONE)) - timedelta(days=1)).date()
         materialize_everything(store_ids, first_day)
+        from synchub_pipelines.demo.stock_sale import show_a_sale
+
+        show_a_sale(running.url)
 
     counts = table_counts(url)
     width = max(len(t) for t in counts)
