@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: demo test lint typecheck check ui sandbox bench clean install
+.PHONY: demo live test lint typecheck check ui sandbox bench clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	@mkdir -p $(DAGSTER_HOME)
 	$(BIN)/synchub demo
+
+# Orders arriving by webhook, in the UI: sandbox sales → receiver → sensors (after `make demo`).
+live: $(STAMP)
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/synchub live
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q

@@ -22,6 +22,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_live(args: argparse.Namespace) -> int:
+    from synchub_pipelines.demo.live import run_live
+
+    return run_live(args.sales_per_minute, args.webhook_drop, args.webhook_duplicates, args.port)
+
+
 def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
     from synchub_pipelines.sandbox.infra import Faults
     from synchub_pipelines.sandbox.live import LiveSettings
@@ -206,6 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--size", default="demo", choices=["tiny", "demo", "large"])
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(func=_cmd_demo)
+
+    live = commands.add_parser(
+        "live", help="sandbox sales → webhooks → receiver → sensors, in the Dagster UI"
+    )
+    live.add_argument("--sales-per-minute", type=float, default=30.0)
+    live.add_argument("--webhook-drop", type=float, default=0.0, help="share never sent")
+    live.add_argument("--webhook-duplicates", type=float, default=0.1, help="share sent twice")
+    live.add_argument("--port", type=int, default=3000, help="the Dagster UI's port")
+    live.set_defaults(func=_cmd_live)
 
     sandbox = commands.add_parser("sandbox", help="the marketplace API simulators")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
