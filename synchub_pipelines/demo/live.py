@@ -40,13 +40,13 @@ telemetry:
 """
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
 
-def _wait_for(url: str, what: str, child: subprocess.Popen[bytes], seconds: float = 120) -> None:
+def wait_for(url: str, what: str, child: subprocess.Popen[bytes], seconds: float = 120) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if child.poll() is not None:
@@ -94,8 +94,8 @@ def run_live(
     url = settings.warehouse_url()
     migrate(engine_for(url))
 
-    sandbox_url = f"http://127.0.0.1:{_free_port()}"
-    receiver_url = f"http://127.0.0.1:{_free_port()}"
+    sandbox_url = f"http://127.0.0.1:{free_port()}"
+    receiver_url = f"http://127.0.0.1:{free_port()}"
     configure_sandbox_env(sandbox_url)
     # Shopee signs the callback URL: the receiver must know the one the sandbox posts to.
     os.environ["SYNCHUB_WEBHOOK_PUBLIC_URL"] = receiver_url
@@ -114,7 +114,7 @@ def run_live(
                 logs / "sandbox.log",
             )
         )  # fmt: skip
-        _wait_for(f"{sandbox_url}/_sandbox/healthz", "sandbox", sandbox)
+        wait_for(f"{sandbox_url}/_sandbox/healthz", "sandbox", sandbox)
         stores = connect_sandbox_sellers(default_sellers())
         receiver = stack.enter_context(
             _process(
@@ -122,7 +122,7 @@ def run_live(
                 logs / "receiver.log",
             )
         )  # fmt: skip
-        _wait_for(f"{receiver_url}/healthz", "receiver", receiver)
+        wait_for(f"{receiver_url}/healthz", "receiver", receiver)
         ui = stack.enter_context(
             _process(
                 [dagster, "dev", "-w", str(settings.PROJECT_ROOT / "workspace.yaml"),
@@ -130,7 +130,7 @@ def run_live(
                 logs / "dagster.log",
             )
         )  # fmt: skip
-        _wait_for(f"http://127.0.0.1:{ui_port}/server_info", "Dagster UI", ui, seconds=240)
+        wait_for(f"http://127.0.0.1:{ui_port}/server_info", "Dagster UI", ui, seconds=240)
         answer = httpx.post(
             f"{sandbox_url}/_sandbox/live",
             json={"rate_per_minute": sales_per_minute, "seed": 7},

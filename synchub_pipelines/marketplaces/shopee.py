@@ -29,7 +29,6 @@ import hmac
 import math
 import secrets
 import time
-import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,6 +46,7 @@ from synchub_pipelines.marketplaces.base import (
     describe_validation_error,
     reject,
 )
+from synchub_pipelines.marketplaces.brazil import state_code
 from synchub_pipelines.marketplaces.errors import (
     AuthError,
     InvalidRequestError,
@@ -164,36 +164,6 @@ STATUS_MAP: dict[str, OrderStatus] = {
     "IN_CANCEL": OrderStatus.PAID,
     "CANCELLED": OrderStatus.CANCELLED,
     "TO_RETURN": OrderStatus.RETURNED,
-}
-
-_BR_STATES = {
-    "acre": "AC",
-    "alagoas": "AL",
-    "amapa": "AP",
-    "amazonas": "AM",
-    "bahia": "BA",
-    "ceara": "CE",
-    "distrito federal": "DF",
-    "espirito santo": "ES",
-    "goias": "GO",
-    "maranhao": "MA",
-    "mato grosso": "MT",
-    "mato grosso do sul": "MS",
-    "minas gerais": "MG",
-    "para": "PA",
-    "paraiba": "PB",
-    "parana": "PR",
-    "pernambuco": "PE",
-    "piaui": "PI",
-    "rio de janeiro": "RJ",
-    "rio grande do norte": "RN",
-    "rio grande do sul": "RS",
-    "rondonia": "RO",
-    "roraima": "RR",
-    "santa catarina": "SC",
-    "sao paulo": "SP",
-    "sergipe": "SE",
-    "tocantins": "TO",
 }
 
 
@@ -498,20 +468,6 @@ def _translated(translations: Sequence[Mapping[str, str]], language: str, defaul
 
 def _utc(epoch_seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, tz=UTC)
-
-
-def _fold(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join(plain.lower().split())
-
-
-def state_code(name: str | None) -> str | None:
-    """A Brazilian state's UF whether Shopee gives the UF or the name; others as given."""
-    if name is None:
-        return None
-    if len(name) == 2 and name.isalpha():
-        return name.upper()
-    return _BR_STATES.get(_fold(name), name)
 
 
 def _gtin(*candidates: str | None) -> str | None:

@@ -25,7 +25,6 @@ import json
 import math
 import secrets
 import time
-import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from synchub_pipelines.marketplaces.base import (
     describe_validation_error,
     reject,
 )
+from synchub_pipelines.marketplaces.brazil import state_code
 from synchub_pipelines.marketplaces.errors import (
     AuthError,
     InvalidRequestError,
@@ -124,37 +124,6 @@ STATUS_MAP: dict[str, OrderStatus] = {
     "DELIVERED": OrderStatus.DELIVERED,
     "COMPLETED": OrderStatus.DELIVERED,
     "CANCELLED": OrderStatus.CANCELLED,
-}
-
-# TikTok spells out Brazilian states ("São Paulo"); the warehouse keeps the UF everywhere.
-_BR_STATES = {
-    "acre": "AC",
-    "alagoas": "AL",
-    "amapa": "AP",
-    "amazonas": "AM",
-    "bahia": "BA",
-    "ceara": "CE",
-    "distrito federal": "DF",
-    "espirito santo": "ES",
-    "goias": "GO",
-    "maranhao": "MA",
-    "mato grosso": "MT",
-    "mato grosso do sul": "MS",
-    "minas gerais": "MG",
-    "para": "PA",
-    "paraiba": "PB",
-    "parana": "PR",
-    "pernambuco": "PE",
-    "piaui": "PI",
-    "rio de janeiro": "RJ",
-    "rio grande do norte": "RN",
-    "rio grande do sul": "RS",
-    "rondonia": "RO",
-    "roraima": "RR",
-    "santa catarina": "SC",
-    "sao paulo": "SP",
-    "sergipe": "SE",
-    "tocantins": "TO",
 }
 
 
@@ -394,21 +363,6 @@ def _utc(epoch_seconds: int) -> datetime:
 def _clean(text: str | None) -> str | None:
     text = text.strip() if text else None
     return text or None
-
-
-def _fold(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join(plain.lower().split())
-
-
-def state_code(name: str | None) -> str | None:
-    """A Brazilian state's UF from TikTok's state name; other names are kept as given."""
-    name = _clean(name)
-    if name is None:
-        return None
-    if len(name) == 2 and name.isalpha():
-        return name.upper()
-    return _BR_STATES.get(_fold(name), name)
 
 
 def listings_from_product(product: TTProduct, store_id: str) -> list[Listing]:
