@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 
-PAYLOADS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "payloads"
+PAYLOADS = Path(__file__).resolve().parent / "fixtures" / "payloads"
 ADMIN_URL = os.environ.get("SYNCHUB_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 ANCHOR = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)
 
@@ -35,6 +35,21 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_defs_state_storage() -> Iterator[None]:
+    """Each test starts without another test's Dagster instance as the current state storage.
+
+    An instance used as a context manager makes itself the process-wide "defs state
+    storage" (a context variable) and restores the previous one on exit; when instances
+    close out of order, a closed one can stay current and a later `materialize` fails
+    with "undefined DagsterInstance weakref". Reset it around every test.
+    """
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        yield
 
 
 def _postgres_available() -> str | None:

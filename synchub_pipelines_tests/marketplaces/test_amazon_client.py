@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
@@ -63,8 +62,9 @@ from synchub_pipelines.sandbox.amazon import (
 from synchub_pipelines.sandbox.amazon_render import AmazonOrder
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 from synchub_pipelines.sandbox.world import Seller
+from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
 
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "payloads" / "amazon"
+PAYLOADS = ALL_PAYLOADS / "amazon"
 ANCHOR = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
 CLOCK_AT = ANCHOR + timedelta(hours=1)
 FAST = HttpSettings(backoff_base_seconds=0.01, backoff_max_seconds=0.2, max_attempts=8)

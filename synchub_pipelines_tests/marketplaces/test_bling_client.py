@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -53,8 +52,9 @@ from synchub_pipelines.sandbox.bling_render import loja_id_for
 from synchub_pipelines.sandbox.infra import Faults
 from synchub_pipelines.sandbox.server import RunningSandbox
 from synchub_pipelines.sandbox.world import World
+from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
 
-PAYLOADS = Path("/work/shared/reference/payloads/bling")
+PAYLOADS = ALL_PAYLOADS / "bling"
 FAST = HttpSettings(backoff_base_seconds=0.01, backoff_max_seconds=0.2, max_attempts=8)
 CENT = Decimal("0.01")
 SandboxFactory = Callable[..., RunningSandbox]

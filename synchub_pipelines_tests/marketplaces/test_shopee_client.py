@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -60,8 +59,9 @@ from synchub_pipelines.sandbox.infra import Faults
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 from synchub_pipelines.sandbox.shopee_render import SHOPEE_STATUS, item_id_of, order_sn
 from synchub_pipelines.sandbox.world import Order as WorldOrder
+from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
 
-PAYLOADS = Path("/work/shared/reference/payloads/shopee")
+PAYLOADS = ALL_PAYLOADS / "shopee"
 SALT = "test-salt"
 STORE = Store.of("shopee", "880012345", "Sample shop")
 ANCHOR = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)

@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -51,8 +50,9 @@ from synchub_pipelines.sandbox.infra import Faults
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 from synchub_pipelines.sandbox.tiktok import APP_KEY, APP_SECRET, REDIRECT_URI, SERVICE_ID
 from synchub_pipelines.sandbox.tiktok_render import order_id, product_id, sku_id
+from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
 
-PAYLOADS = Path("/work/shared/reference/payloads/tiktok")
+PAYLOADS = ALL_PAYLOADS / "tiktok"
 SALT = "test-salt"
 STORE = Store.of("tiktok", "7494049642642441621", "Sample shop")
 ANCHOR = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)

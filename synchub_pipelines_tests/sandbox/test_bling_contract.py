@@ -11,7 +11,6 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
@@ -22,6 +21,7 @@ import pytest
 from synchub_pipelines.sandbox import server
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 from synchub_pipelines.sandbox.world import Order, World
+from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
 
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 ANCHOR = datetime(2025, 3, 14, 15, 0, tzinfo=UTC)
@@ -29,7 +29,7 @@ SEED = 11
 CLIENT_ID = "sandbox-bling-client-id"
 CLIENT_SECRET = "sandbox-bling-client-secret"
 REDIRECT_URI = "https://localhost:8787/synchub/callback/bling"
-PAYLOADS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "payloads" / "bling"
+PAYLOADS = ALL_PAYLOADS / "bling"
 
 # World status → Bling situação id, as the simulator documents it.
 SITUACAO = {
@@ -291,13 +291,12 @@ def test_product_detail_has_variations_and_kit_components(
         (ids[sku], qty) for sku, qty in kit.components
     ]
 
-    if PAYLOADS.exists():
-        sample = json.loads((PAYLOADS / "produto_GET_produtos_id.json").read_text())["data"]
-        estrutura = sample.pop("estrutura")
-        for variation in sample["variacoes"]:
-            variation.pop("estrutura")
-        assert missing_keys(sample, parent) == []
-        assert missing_keys({"estrutura": estrutura}, detail) == []
+    sample = json.loads((PAYLOADS / "produto_GET_produtos_id.json").read_text())["data"]
+    estrutura = sample.pop("estrutura")
+    for variation in sample["variacoes"]:
+        variation.pop("estrutura")
+    assert missing_keys(sample, parent) == []
+    assert missing_keys({"estrutura": estrutura}, detail) == []
 
 
 # --- categorias --------------------------------------------------------------------------
@@ -526,9 +525,8 @@ def test_pedido_detail_matches_the_sample_and_the_world(
     assert detail["transporte"]["volumes"], "a delivered order has a tracked volume"
     assert "*" in detail["contato"]["numeroDocumento"]
 
-    if PAYLOADS.exists():
-        sample = json.loads((PAYLOADS / "pedido_venda_GET_pedidos_vendas_id.json").read_text())
-        assert missing_keys(sample["data"], detail) == []
+    sample = json.loads((PAYLOADS / "pedido_venda_GET_pedidos_vendas_id.json").read_text())
+    assert missing_keys(sample["data"], detail) == []
 
 
 # --- limits and faults -------------------------------------------------------------------
