@@ -59,13 +59,13 @@ import httpx
 from pydantic import (
     AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
 )
 
 from synchub_pipelines.marketplaces.base import (
+    ApiShape,
     Page,
     TimeField,
     describe_validation_error,
@@ -179,23 +179,19 @@ _active_quota: ContextVar[RateLimiter | None] = ContextVar("amazon_active_quota"
 # --- the API's own shapes (only the fields the pipeline reads) ---------------------------
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class AmzMoney(_Lenient):
+class AmzMoney(ApiShape):
     CurrencyCode: str
     Amount: Decimal
 
 
-class AmzAddress(_Lenient):
+class AmzAddress(ApiShape):
     # Without a Restricted Data Token only these non-PII parts are returned anyway; names,
     # street lines and phones of a tokenized response are not read.
     City: str | None = None
     StateOrRegion: str | None = None
 
 
-class AmzOrderItem(_Lenient):
+class AmzOrderItem(ApiShape):
     OrderItemId: str = Field(min_length=1)
     ASIN: str | None = None
     SellerSKU: str | None = None
@@ -207,7 +203,7 @@ class AmzOrderItem(_Lenient):
     ShippingDiscount: AmzMoney | None = None
 
 
-class AmzOrderHeader(_Lenient):
+class AmzOrderHeader(ApiShape):
     """An order as getOrders and getOrder return it (lines come from getOrderItems)."""
 
     AmazonOrderId: str = Field(min_length=1)
@@ -224,34 +220,34 @@ class AmzOrder(AmzOrderHeader):
     OrderItems: list[AmzOrderItem] = Field(min_length=1)
 
 
-class _OrdersPayload(_Lenient):
+class _OrdersPayload(ApiShape):
     Orders: list[Any]
     NextToken: str | None = None
 
 
-class OrdersResponse(_Lenient):
+class OrdersResponse(ApiShape):
     payload: _OrdersPayload
 
 
-class OrderResponse(_Lenient):
+class OrderResponse(ApiShape):
     payload: dict[str, Any]
 
 
-class _OrderItemsPayload(_Lenient):
+class _OrderItemsPayload(ApiShape):
     OrderItems: list[Any]
     NextToken: str | None = None
 
 
-class OrderItemsResponse(_Lenient):
+class OrderItemsResponse(ApiShape):
     payload: _OrderItemsPayload
 
 
-class LiMoney(_Lenient):
+class LiMoney(ApiShape):
     currencyCode: str
     amount: Decimal
 
 
-class LiSummary(_Lenient):
+class LiSummary(ApiShape):
     marketplaceId: str
     asin: str | None = None
     productType: str | None = None
@@ -261,18 +257,18 @@ class LiSummary(_Lenient):
     lastUpdatedDate: AwareDatetime | None = None
 
 
-class LiOffer(_Lenient):
+class LiOffer(ApiShape):
     marketplaceId: str
     offerType: str | None = None
     price: LiMoney | None = None
 
 
-class LiAvailability(_Lenient):
+class LiAvailability(ApiShape):
     fulfillmentChannelCode: str
     quantity: int | None = Field(default=None, ge=0)
 
 
-class LiItem(_Lenient):
+class LiItem(ApiShape):
     sku: str = Field(min_length=1)
     summaries: list[LiSummary] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -280,30 +276,30 @@ class LiItem(_Lenient):
     fulfillmentAvailability: list[LiAvailability] = Field(default_factory=list)
 
 
-class _LiPagination(_Lenient):
+class _LiPagination(ApiShape):
     nextToken: str | None = None
 
 
-class LiSearchResults(_Lenient):
+class LiSearchResults(ApiShape):
     numberOfResults: int
     pagination: _LiPagination | None = None
     items: list[Any]
 
 
-class LiIssue(_Lenient):
+class LiIssue(ApiShape):
     code: str | None = None
     message: str
     severity: str | None = None
 
 
-class LiSubmission(_Lenient):
+class LiSubmission(ApiShape):
     sku: str
     status: Literal["ACCEPTED", "INVALID", "VALID"]
     submissionId: str
     issues: list[LiIssue] = Field(default_factory=list)
 
 
-class _LwaToken(_Lenient):
+class _LwaToken(ApiShape):
     access_token: SecretStr
     refresh_token: SecretStr | None = None
     expires_in: int = Field(gt=0)

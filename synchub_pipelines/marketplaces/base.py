@@ -8,13 +8,25 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from synchub_pipelines.models import Listing, Order, Rejected
 
 T = TypeVar("T")
 
 TimeField = Literal["created", "updated"]
+
+
+class ApiShape(BaseModel):
+    """An API's own payload shape: the fields the pipeline reads; anything else is ignored,
+    so a marketplace adding fields never breaks parsing."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+def blank_to_none(value: Any) -> Any:
+    """Marketplaces send "" where they mean "not given"."""
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 @dataclass

@@ -19,9 +19,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 
 from synchub_pipelines.marketplaces.base import (
+    ApiShape,
     Page,
     TimeField,
     chunked,
@@ -73,16 +74,12 @@ def classify(response: httpx.Response, operation: str) -> MarketplaceError | Non
 # --- the API's own shapes (only the fields the pipeline reads) ---------------------------
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class MLAttribute(_Lenient):
+class MLAttribute(ApiShape):
     id: str | None = None
     value_name: str | None = None
 
 
-class MLVariation(_Lenient):
+class MLVariation(ApiShape):
     id: int
     price: Decimal | None = None
     available_quantity: int | None = None
@@ -90,7 +87,7 @@ class MLVariation(_Lenient):
     attributes: list[MLAttribute] = Field(default_factory=list)
 
 
-class MLItem(_Lenient):
+class MLItem(ApiShape):
     id: str
     title: str
     seller_id: int | None = None
@@ -106,7 +103,7 @@ class MLItem(_Lenient):
     variations: list[MLVariation] = Field(default_factory=list)
 
 
-class MLOrderItemRef(_Lenient):
+class MLOrderItemRef(ApiShape):
     id: str
     title: str | None = None
     variation_id: int | None = None
@@ -114,7 +111,7 @@ class MLOrderItemRef(_Lenient):
     seller_custom_field: str | None = None
 
 
-class MLOrderItem(_Lenient):
+class MLOrderItem(ApiShape):
     item: MLOrderItemRef
     quantity: int
     unit_price: Decimal
@@ -122,16 +119,16 @@ class MLOrderItem(_Lenient):
     currency_id: str | None = None
 
 
-class MLPayment(_Lenient):
+class MLPayment(ApiShape):
     status: str | None = None
     shipping_cost: Decimal | None = None
 
 
-class MLBuyer(_Lenient):
+class MLBuyer(ApiShape):
     id: int | None = None
 
 
-class MLOrder(_Lenient):
+class MLOrder(ApiShape):
     id: int
     status: str
     date_created: datetime
@@ -254,13 +251,13 @@ def order_from_ml(order: MLOrder, store: Store, buyer_salt: str) -> Order:
     )
 
 
-class MLPaging(_Lenient):
+class MLPaging(ApiShape):
     total: int
     offset: int = 0
     limit: int = ORDERS_PAGE
 
 
-class MLOrderSearch(_Lenient):
+class MLOrderSearch(ApiShape):
     results: list[MLOrder]
     paging: MLPaging
 

@@ -37,11 +37,13 @@ from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError
 
 from synchub_pipelines.marketplaces.base import (
+    ApiShape,
     Page,
     TimeField,
+    blank_to_none,
     chunked,
     describe_validation_error,
     reject,
@@ -227,15 +229,7 @@ def classify(response: httpx.Response, operation: str) -> MarketplaceError | Non
 # --- the API's own shapes (only the fields the pipeline reads) ---------------------------
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
 _M = TypeVar("_M", bound=BaseModel)
-
-
-def _blank_to_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
 
 
 def _text(value: Any) -> Any:
@@ -247,46 +241,46 @@ def _text(value: Any) -> Any:
 
 
 OptionalText = Annotated[str | None, BeforeValidator(_text)]
-OptionalMoney = Annotated[Decimal | None, BeforeValidator(_blank_to_none)]
+OptionalMoney = Annotated[Decimal | None, BeforeValidator(blank_to_none)]
 PositiveId = Annotated[int, Field(gt=0)]
 
 
-class SPTokens(_Lenient):
+class SPTokens(ApiShape):
     access_token: SecretStr
     refresh_token: SecretStr
     expire_in: int = Field(gt=0)
 
 
-class SPItemSummary(_Lenient):
+class SPItemSummary(ApiShape):
     item_id: PositiveId
     item_status: str | None = None
     update_time: int | None = None
 
 
-class SPItemList(_Lenient):
+class SPItemList(ApiShape):
     item: list[SPItemSummary] = Field(default_factory=list)
     total_count: int | None = None
     has_next_page: bool = False
     next_offset: int = 0
 
 
-class SPPrice(_Lenient):
+class SPPrice(ApiShape):
     currency: str
     current_price: Decimal
     original_price: OptionalMoney = None
 
 
-class SPSummaryStock(_Lenient):
+class SPSummaryStock(ApiShape):
     total_available_stock: int | None = None
     total_reserved_stock: int | None = None
 
 
-class SPSellerStock(_Lenient):
+class SPSellerStock(ApiShape):
     location_id: OptionalText = None
     stock: int
 
 
-class SPStockInfo(_Lenient):
+class SPStockInfo(ApiShape):
     summary_info: SPSummaryStock | None = None
     seller_stock: list[SPSellerStock] | None = None
 
@@ -298,7 +292,7 @@ class SPStockInfo(_Lenient):
         return None
 
 
-class SPItem(_Lenient):
+class SPItem(ApiShape):
     """get_item_base_info's item; price and stock are here only for items without models."""
 
     item_id: PositiveId
@@ -314,7 +308,7 @@ class SPItem(_Lenient):
     stock_info_v2: SPStockInfo | None = None
 
 
-class SPModel(_Lenient):
+class SPModel(ApiShape):
     model_id: PositiveId
     model_sku: OptionalText = None
     model_status: str | None = None
@@ -323,22 +317,22 @@ class SPModel(_Lenient):
     stock_info_v2: SPStockInfo | None = None
 
 
-class SPModelList(_Lenient):
+class SPModelList(ApiShape):
     model: list[Any] = Field(default_factory=list)
 
 
-class SPOrderListEntry(_Lenient):
+class SPOrderListEntry(ApiShape):
     order_sn: str = Field(min_length=1)
     order_status: str | None = None
 
 
-class SPOrderList(_Lenient):
+class SPOrderList(ApiShape):
     more: bool = False
     next_cursor: str = ""
     order_list: list[SPOrderListEntry] = Field(default_factory=list)
 
 
-class SPOrderLine(_Lenient):
+class SPOrderLine(ApiShape):
     item_id: PositiveId
     item_name: str | None = None
     item_sku: OptionalText = None
@@ -357,13 +351,13 @@ class SPOrderLine(_Lenient):
         )
 
 
-class SPAddress(_Lenient):
+class SPAddress(ApiShape):
     city: OptionalText = None
     state: OptionalText = None
     region: OptionalText = None
 
 
-class SPOrder(_Lenient):
+class SPOrder(ApiShape):
     order_sn: str = Field(min_length=1)
     order_status: ShopeeOrderStatus
     currency: str = Field(min_length=3, max_length=3)
@@ -378,11 +372,11 @@ class SPOrder(_Lenient):
     recipient_address: SPAddress | None = None
 
 
-class SPOrderDetail(_Lenient):
+class SPOrderDetail(ApiShape):
     order_list: list[Any] = Field(default_factory=list)
 
 
-class StockUpdateResult(_Lenient):
+class StockUpdateResult(ApiShape):
     """One model's outcome of update_stock, as the API answered it."""
 
     model_id: int
@@ -392,12 +386,12 @@ class StockUpdateResult(_Lenient):
     failed_reason: str | None = None
 
 
-class SPStockAnswer(_Lenient):
+class SPStockAnswer(ApiShape):
     success_list: list[dict[str, Any]] = Field(default_factory=list)
     failure_list: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class ShopeeCategory(_Lenient):
+class ShopeeCategory(ApiShape):
     category_id: int
     parent_category_id: int
     original_category_name: str
@@ -405,11 +399,11 @@ class ShopeeCategory(_Lenient):
     has_children: bool
 
 
-class SPCategoryList(_Lenient):
+class SPCategoryList(ApiShape):
     category_list: list[ShopeeCategory] = Field(default_factory=list)
 
 
-class ShopeeAttributeValue(_Lenient):
+class ShopeeAttributeValue(ApiShape):
     value_id: int
     name: str
     value_unit: str = ""
@@ -420,7 +414,7 @@ class ShopeeAttributeValue(_Lenient):
         return _translated(self.multi_lang, language, self.name)
 
 
-class ShopeeAttributeInfo(_Lenient):
+class ShopeeAttributeInfo(ApiShape):
     input_type: int
     input_validation_type: int = 0
     format_type: int = 1
@@ -428,7 +422,7 @@ class ShopeeAttributeInfo(_Lenient):
     max_value_count: int = 1
 
 
-class ShopeeAttribute(_Lenient):
+class ShopeeAttribute(ApiShape):
     attribute_id: int
     mandatory: bool
     name: str
@@ -440,16 +434,16 @@ class ShopeeAttribute(_Lenient):
         return _translated(self.multi_lang, language, self.name)
 
 
-class ShopeeCategoryAttributes(_Lenient):
+class ShopeeCategoryAttributes(ApiShape):
     category_id: int
     attribute_tree: list[ShopeeAttribute] = Field(default_factory=list)
 
 
-class SPAttributeTrees(_Lenient):
+class SPAttributeTrees(ApiShape):
     trees: list[ShopeeCategoryAttributes] = Field(default_factory=list, alias="list")
 
 
-class SPCategoryRecommendation(_Lenient):
+class SPCategoryRecommendation(ApiShape):
     category_id: list[int] = Field(default_factory=list)
 
 

@@ -33,11 +33,13 @@ from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, SecretStr, ValidationError
 
 from synchub_pipelines.marketplaces.base import (
+    ApiShape,
     Page,
     TimeField,
+    blank_to_none,
     chunked,
     describe_validation_error,
     reject,
@@ -204,33 +206,25 @@ def classify(response: httpx.Response, operation: str) -> MarketplaceError | Non
 # --- the API's own shapes (only the fields the pipeline reads) ---------------------------
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
 _M = TypeVar("_M", bound=BaseModel)
-
-
-def _blank_to_none(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
 
 
 def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-OptionalMoney = Annotated[Decimal | None, BeforeValidator(_blank_to_none)]
+OptionalMoney = Annotated[Decimal | None, BeforeValidator(blank_to_none)]
 Id = Annotated[str, BeforeValidator(_strip), Field(min_length=1)]
 
 
-class TTEnvelope(_Lenient):
+class TTEnvelope(ApiShape):
     code: int
     message: str | None = None
     request_id: str | None = None
     data: dict[str, Any] | None = None
 
 
-class TTTokenData(_Lenient):
+class TTTokenData(ApiShape):
     access_token: SecretStr
     access_token_expire_in: int
     refresh_token: SecretStr | None = None
@@ -239,7 +233,7 @@ class TTTokenData(_Lenient):
     seller_name: str | None = None
 
 
-class TTShop(_Lenient):
+class TTShop(ApiShape):
     id: Id
     cipher: Id
     name: str | None = None
@@ -247,29 +241,29 @@ class TTShop(_Lenient):
     code: str | None = None
 
 
-class TTShopsData(_Lenient):
+class TTShopsData(ApiShape):
     shops: list[TTShop] = Field(default_factory=list)
 
 
-class TTInventory(_Lenient):
+class TTInventory(ApiShape):
     warehouse_id: Id
     quantity: int
 
 
-class TTPrice(_Lenient):
+class TTPrice(ApiShape):
     currency: str
     sale_price: Decimal
     tax_exclusive_price: OptionalMoney = None
 
 
-class TTSku(_Lenient):
+class TTSku(ApiShape):
     id: Id
     seller_sku: str | None = None
     price: TTPrice | None = None
     inventory: list[TTInventory] | None = None
 
 
-class TTProduct(_Lenient):
+class TTProduct(ApiShape):
     id: Id
     title: str
     status: str
@@ -278,13 +272,13 @@ class TTProduct(_Lenient):
     update_time: int | None = None
 
 
-class TTProductPage(_Lenient):
+class TTProductPage(ApiShape):
     products: list[Any] = Field(default_factory=list)
     next_page_token: str = ""
     total_count: int | None = None
 
 
-class TTLineItem(_Lenient):
+class TTLineItem(ApiShape):
     id: str | None = None
     product_id: Id
     sku_id: Id
@@ -298,25 +292,25 @@ class TTLineItem(_Lenient):
     cancel_reason: str | None = None
 
 
-class TTPayment(_Lenient):
+class TTPayment(ApiShape):
     currency: str
     sub_total: OptionalMoney = None
     shipping_fee: OptionalMoney = None
     total_amount: Decimal
 
 
-class TTDistrict(_Lenient):
+class TTDistrict(ApiShape):
     address_level: str | None = None
     address_level_name: str | None = None
     address_name: str | None = None
 
 
-class TTAddress(_Lenient):
+class TTAddress(ApiShape):
     region_code: str | None = None
     district_info: list[TTDistrict] = Field(default_factory=list)
 
 
-class TTOrder(_Lenient):
+class TTOrder(ApiShape):
     id: Id
     status: TikTokOrderStatus
     create_time: int
@@ -327,20 +321,20 @@ class TTOrder(_Lenient):
     recipient_address: TTAddress | None = None
 
 
-class TTOrderPage(_Lenient):
+class TTOrderPage(ApiShape):
     orders: list[Any] = Field(default_factory=list)
     next_page_token: str = ""
     total_count: int | None = None
 
 
-class TTOrderStatusChange(_Lenient):
+class TTOrderStatusChange(ApiShape):
     order_id: Id
     order_status: TikTokOrderStatus
     is_on_hold_order: bool = False
     update_time: int
 
 
-class TTWebhook(_Lenient):
+class TTWebhook(ApiShape):
     """A webhook notification; `type` 1 is an order status change."""
 
     type: int
