@@ -10,6 +10,7 @@ same path with an executemany into a temporary stage. Several tables written tog
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,11 +45,9 @@ class Batch:
 
     def deduplicated(self) -> list[tuple[Any, ...]]:
         """One row per key, the last one given winning (a page may repeat a record)."""
-        index = [self.columns.index(k) for k in self.keys]
-        latest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-        for row in self.rows:
-            latest[tuple(row[i] for i in index)] = row
-        return list(latest.values())
+        key = operator.itemgetter(*(self.columns.index(k) for k in self.keys))
+        latest = {key(row): row for row in self.rows}
+        return self.rows if len(latest) == len(self.rows) else list(latest.values())
 
 
 @dataclass(frozen=True)
@@ -115,8 +114,9 @@ def _stage_postgres(
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor, cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+        write = copy.write_row
         for row in rows:
-            copy.write_row(row)
+            write(row)
 
 
 def _stage_sqlite(conn: Connection, batch: Batch, stage: str, rows: list[tuple[Any, ...]]) -> None:

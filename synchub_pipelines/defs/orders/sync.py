@@ -19,6 +19,7 @@ from datetime import time as clock_time
 
 from sqlalchemy.engine import Engine
 
+from synchub_pipelines.bulk_gc import bulk_allocation
 from synchub_pipelines.marketplaces.base import Page, StoreClient, TimeField
 from synchub_pipelines.models import Order, Rejected, Store
 from synchub_pipelines.warehouse import upsert
@@ -71,13 +72,16 @@ def merge_windows(windows: Sequence[Window], max_days: int) -> list[Window]:
 
 
 _DONE = object()
+# Orders per page of a typical order search (Mercado Livre 51, Shopee and TikTok 100).
+PAGE_SIZE_HINT = 50
 
 
 def _fetch_pages(
-    client: StoreClient, windows: Sequence[Window], by: TimeField, workers: int
+    client: StoreClient, windows: Sequence[Window], by: TimeField, workers: int, depth: int
 ) -> Iterator[Page[Order]]:
-    """Pages from every window, fetched concurrently, yielded as they arrive."""
-    pages: queue.Queue[object] = queue.Queue(maxsize=4 * workers)
+    """Pages from every window, fetched concurrently, yielded as they arrive; at most
+    `depth` pages wait, so fetching runs on while the caller writes but memory stays bounded."""
+    pages: queue.Queue[object] = queue.Queue(maxsize=max(depth, 4 * workers))
     stop = threading.Event()
 
     def fetch(window: Window) -> None:
@@ -156,16 +160,21 @@ def sync_orders(
         if on_batch is not None:
             on_batch(stats)
 
-    for page in _fetch_pages(client, windows, by, max(1, min(workers, len(windows)))):
-        for order in page.records:
-            stats.orders += 1
-            stats.items += len(order.items)
-            stats.business_dates.add(order.business_date)
-        pending.extend(page.records)
-        rejects.extend(page.rejects)
-        stats.rejected += len(page.rejects)
-        if len(pending) >= batch_size:
-            flush()
-    flush()
+    # Room for about one batch of pages: while a batch merges (PostgreSQL working, this
+    # process idle) the fetchers prepare the next one instead of stalling on a full queue.
+    depth = batch_size // PAGE_SIZE_HINT
+    workers = max(1, min(workers, len(windows)))
+    with bulk_allocation():
+        for page in _fetch_pages(client, windows, by, workers, depth):
+            for order in page.records:
+                stats.orders += 1
+                stats.items += len(order.items)
+                stats.business_dates.add(order.business_date)
+            pending.extend(page.records)
+            rejects.extend(page.rejects)
+            stats.rejected += len(page.rejects)
+            if len(pending) >= batch_size:
+                flush()
+        flush()
     stats.seconds = time.perf_counter() - started
     return stats
