@@ -15,11 +15,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, NotRequired
 from urllib.parse import urlencode
 
 import httpx
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic wants this one before Python 3.12
 
 from synchub_pipelines.marketplaces.base import (
     ApiShape,
@@ -103,44 +104,51 @@ class MLItem(ApiShape):
     variations: list[MLVariation] = Field(default_factory=list)
 
 
-class MLOrderItemRef(ApiShape):
+# Orders arrive by the hundred thousand in a backfill, so their shapes are TypedDicts:
+# pydantic validates them as strictly as models but builds plain dicts, which halves the
+# cost of reading an orders/search page (pydantic's own performance advice for nested data).
+# Like every ApiShape, keys the pipeline does not read are ignored.
+
+
+class MLOrderItemRef(TypedDict):
     id: str
-    title: str | None = None
-    variation_id: int | None = None
-    seller_sku: str | None = None
-    seller_custom_field: str | None = None
+    title: NotRequired[str | None]
+    variation_id: NotRequired[int | None]
+    seller_sku: NotRequired[str | None]
+    seller_custom_field: NotRequired[str | None]
 
 
-class MLOrderItem(ApiShape):
+class MLOrderItem(TypedDict):
     item: MLOrderItemRef
     quantity: int
     unit_price: Decimal
-    sale_fee: Decimal | None = None
-    currency_id: str | None = None
+    sale_fee: NotRequired[Decimal | None]
 
 
-class MLPayment(ApiShape):
-    status: str | None = None
-    shipping_cost: Decimal | None = None
+class MLPayment(TypedDict):
+    status: NotRequired[str | None]
+    shipping_cost: NotRequired[Decimal | None]
 
 
-class MLBuyer(ApiShape):
-    id: int | None = None
+class MLBuyer(TypedDict):
+    id: NotRequired[int | None]
 
 
-class MLOrder(ApiShape):
+class MLOrder(TypedDict):
     id: int
     status: str
     date_created: datetime
-    last_updated: datetime | None = None
+    last_updated: NotRequired[datetime | None]
     total_amount: Decimal
-    paid_amount: Decimal | None = None
-    currency_id: str = "BRL"
-    order_items: list[MLOrderItem] = Field(min_length=1)
-    payments: list[MLPayment] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list)
-    mediations: list[dict[str, Any]] = Field(default_factory=list)
-    buyer: MLBuyer | None = None
+    currency_id: NotRequired[str]
+    order_items: Annotated[list[MLOrderItem], Field(min_length=1)]
+    payments: NotRequired[list[MLPayment]]
+    tags: NotRequired[list[str]]
+    mediations: NotRequired[list[dict[str, Any]]]
+    buyer: NotRequired[MLBuyer | None]
+
+
+ML_ORDER = TypeAdapter(MLOrder)
 
 
 # --- mapping to the canonical model ------------------------------------------------------
@@ -198,80 +206,94 @@ def listings_from_item(item: MLItem, store_id: str) -> list[Listing]:
 
 def normalize_status(order: MLOrder) -> OrderStatus:
     """ML keeps `paid` through shipping; delivery and returns show in tags and mediations."""
-    status = order.status
+    status = order["status"]
     if status in {"cancelled", "invalid"}:
         return OrderStatus.CANCELLED
     if status in {"partially_refunded", "refunded"}:
         return OrderStatus.RETURNED
     if status == "paid":
-        if "delivered" in order.tags:
-            return OrderStatus.RETURNED if order.mediations else OrderStatus.DELIVERED
-        if "shipped" in order.tags:
+        tags = order.get("tags") or ()
+        if "delivered" in tags:
+            return OrderStatus.RETURNED if order.get("mediations") else OrderStatus.DELIVERED
+        if "shipped" in tags:
             return OrderStatus.SHIPPED
         return OrderStatus.PAID
     return OrderStatus.PENDING  # confirmed, payment_required, payment_in_process, …
 
 
 def order_from_ml(order: MLOrder, store: Store, buyer_salt: str) -> Order:
-    items = tuple(
-        OrderItem(
-            line_no=index,
-            listing_id=line.item.id,
-            variation_id=str(line.item.variation_id) if line.item.variation_id else "",
-            seller_sku=line.item.seller_sku or line.item.seller_custom_field,
-            title=line.item.title,
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            fee=(line.sale_fee * line.quantity) if line.sale_fee is not None else None,
+    items = []
+    items_amount = Decimal(0)
+    fees: Decimal | None = None
+    for index, line in enumerate(order["order_items"], start=1):
+        ref = line["item"]
+        quantity, unit_price = line["quantity"], line["unit_price"]
+        sale_fee = line.get("sale_fee")
+        fee = None if sale_fee is None else sale_fee * quantity
+        if fee is not None:
+            fees = fee if fees is None else fees + fee
+        items_amount += unit_price * quantity
+        variation = ref.get("variation_id")
+        items.append(
+            OrderItem(
+                line_no=index,
+                listing_id=ref["id"],
+                variation_id=str(variation) if variation else "",
+                seller_sku=ref.get("seller_sku") or ref.get("seller_custom_field"),
+                title=ref.get("title"),
+                quantity=quantity,
+                unit_price=unit_price,
+                fee=fee,
+            )
         )
-        for index, line in enumerate(order.order_items, start=1)
-    )
-    items_amount = sum((i.unit_price * i.quantity for i in items), Decimal(0))
-    approved = [p for p in order.payments if p.status == "approved"]
-    shipping = (
-        sum((p.shipping_cost or Decimal(0) for p in approved), Decimal(0)) if approved else None
-    )
-    fees = [i.fee for i in items if i.fee is not None]
-    created_at = order.date_created.astimezone(UTC)
+    # Shipping is what the buyer paid for it on approved payments; none approved, unknown.
+    shipping: Decimal | None = None
+    for payment in order.get("payments") or ():
+        if payment.get("status") == "approved":
+            shipping = (shipping or Decimal(0)) + (payment.get("shipping_cost") or Decimal(0))
+    created = order["date_created"]
+    created_at = created.astimezone(UTC)
+    buyer = order.get("buyer")
     return Order(
         store_id=store.store_id,
-        order_id=str(order.id),
+        order_id=str(order["id"]),
         status=normalize_status(order),
-        raw_status=order.status,
+        raw_status=order["status"],
         created_at=created_at,
-        updated_at=(order.last_updated or order.date_created).astimezone(UTC),
+        updated_at=(order.get("last_updated") or created).astimezone(UTC),
         business_date=store.business_date(created_at),
-        currency=order.currency_id,
+        currency=order.get("currency_id", "BRL"),
         items_amount=items_amount,
         shipping_cost=shipping,
-        fee_amount=sum(fees, Decimal(0)) if fees else None,
-        total_amount=order.total_amount + (shipping or Decimal(0)),
-        buyer_hash=hash_buyer(MARKETPLACE, order.buyer.id if order.buyer else None, buyer_salt),
-        items=items,
+        fee_amount=fees,
+        total_amount=order["total_amount"] + (shipping or Decimal(0)),
+        buyer_hash=hash_buyer(MARKETPLACE, buyer.get("id") if buyer else None, buyer_salt),
+        items=tuple(items),
     )
 
 
-class MLPaging(ApiShape):
+class MLPaging(TypedDict):
     total: int
-    offset: int = 0
-    limit: int = ORDERS_PAGE
 
 
-class MLOrderSearch(ApiShape):
+class MLOrderSearch(TypedDict):
     results: list[MLOrder]
     paging: MLPaging
+
+
+ML_ORDER_SEARCH = TypeAdapter(MLOrderSearch)
 
 
 def parse_order_search(content: bytes, store: Store, buyer_salt: str) -> tuple[int, Page[Order]]:
     """One orders/search page → (total, orders). Validating straight from the JSON bytes is
     ~6x faster than from dicts; only a page with a bad record pays for record-by-record."""
     try:
-        page = MLOrderSearch.model_validate_json(content)
+        page = ML_ORDER_SEARCH.validate_json(content)
     except ValidationError:
         body = json.loads(content)
         return int(body["paging"]["total"]), parse_orders(body["results"], store, buyer_salt)
-    orders = [order_from_ml(order, store, buyer_salt) for order in page.results]
-    return page.paging.total, Page(records=orders)
+    orders = [order_from_ml(order, store, buyer_salt) for order in page["results"]]
+    return page["paging"]["total"], Page(records=orders)
 
 
 def parse_orders(raws: Sequence[Any], store: Store, buyer_salt: str) -> Page[Order]:
@@ -279,7 +301,7 @@ def parse_orders(raws: Sequence[Any], store: Store, buyer_salt: str) -> Page[Ord
     for raw in raws:
         key = raw.get("id") if isinstance(raw, dict) else None
         try:
-            page.records.append(order_from_ml(MLOrder.model_validate(raw), store, buyer_salt))
+            page.records.append(order_from_ml(ML_ORDER.validate_python(raw), store, buyer_salt))
         except ValidationError as exc:
             reason = describe_validation_error(exc)
             page.rejects.append(reject("mercadolivre.orders", store.store_id, key, reason, raw))

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from synchub_pipelines.marketplaces.mercadolivre import (
-    MLOrder,
+    ML_ORDER,
     normalize_status,
     order_from_ml,
     parse_items,
@@ -38,7 +38,7 @@ def order_doc() -> dict[str, Any]:
 
 
 def test_order_doc_example_maps_to_the_canonical_order(order_doc: dict[str, Any]) -> None:
-    order = order_from_ml(MLOrder.model_validate(order_doc), STORE, SALT)
+    order = order_from_ml(ML_ORDER.validate_python(order_doc), STORE, SALT)
 
     assert order.store_id == "mercadolivre-478055419"
     assert order.order_id == "2000003508897196"
@@ -70,10 +70,9 @@ def test_order_doc_example_maps_to_the_canonical_order(order_doc: dict[str, Any]
     # LGPD: a pseudonymous buyer key, stable for the salt, never the buyer id itself.
     assert order.buyer_hash is not None
     assert "266272126" not in order.buyer_hash
-    assert (
-        order.buyer_hash == order_from_ml(MLOrder.model_validate(order_doc), STORE, SALT).buyer_hash
-    )
-    other_salt = order_from_ml(MLOrder.model_validate(order_doc), STORE, "another-salt")
+    again = order_from_ml(ML_ORDER.validate_python(order_doc), STORE, SALT)
+    assert order.buyer_hash == again.buyer_hash
+    other_salt = order_from_ml(ML_ORDER.validate_python(order_doc), STORE, "another-salt")
     assert other_salt.buyer_hash != order.buyer_hash
     dumped = order.model_dump_json()
     for personal in ("266272126", "TETE8127263"):
@@ -82,7 +81,7 @@ def test_order_doc_example_maps_to_the_canonical_order(order_doc: dict[str, Any]
 
 def test_fee_is_per_unit_times_quantity(order_doc: dict[str, Any]) -> None:
     order_doc["order_items"][0]["quantity"] = 3
-    order = order_from_ml(MLOrder.model_validate(order_doc), STORE, SALT)
+    order = order_from_ml(ML_ORDER.validate_python(order_doc), STORE, SALT)
     assert order.items[0].fee == Decimal(36)
     assert order.items_amount == Decimal(150)
 
@@ -90,19 +89,19 @@ def test_fee_is_per_unit_times_quantity(order_doc: dict[str, Any]) -> None:
 def test_business_date_is_the_store_local_day(order_doc: dict[str, Any]) -> None:
     # 23:30 in São Paulo is 02:30 UTC the next day: the order belongs to the local day.
     order_doc["date_created"] = "2026-03-10T23:30:00.000-03:00"
-    order = order_from_ml(MLOrder.model_validate(order_doc), STORE, SALT)
+    order = order_from_ml(ML_ORDER.validate_python(order_doc), STORE, SALT)
     assert order.created_at == datetime(2026, 3, 11, 2, 30, tzinfo=UTC)
     assert order.business_date == date(2026, 3, 10)
 
     manaus = Store.of("mercadolivre", "1", "Loja AM", timezone="America/Manaus")
-    assert order_from_ml(MLOrder.model_validate(order_doc), manaus, SALT).business_date == date(
+    assert order_from_ml(ML_ORDER.validate_python(order_doc), manaus, SALT).business_date == date(
         2026, 3, 10
     )
     order_doc["date_created"] = "2026-03-11T00:30:00.000-03:00"  # 23:30 in Manaus (-04:00)
-    assert order_from_ml(MLOrder.model_validate(order_doc), manaus, SALT).business_date == date(
+    assert order_from_ml(ML_ORDER.validate_python(order_doc), manaus, SALT).business_date == date(
         2026, 3, 10
     )
-    assert order_from_ml(MLOrder.model_validate(order_doc), STORE, SALT).business_date == date(
+    assert order_from_ml(ML_ORDER.validate_python(order_doc), STORE, SALT).business_date == date(
         2026, 3, 11
     )
 
@@ -129,7 +128,7 @@ def test_status_normalization(
     expected: OrderStatus,
 ) -> None:
     order_doc.update(status=status, tags=tags, mediations=mediations)
-    parsed = MLOrder.model_validate(order_doc)
+    parsed = ML_ORDER.validate_python(order_doc)
     assert normalize_status(parsed) is expected
     order = order_from_ml(parsed, STORE, SALT)
     assert (order.status, order.raw_status) == (expected, status)
