@@ -323,8 +323,8 @@ def parse_items(raws: Sequence[Any], store_id: str) -> Page[Listing]:
 def _iso(moment: datetime) -> str:
     # Keep the milliseconds: order dates carry them, and truncating a bound to the second
     # would drop orders in the last second of a window (and repeat some across split ones).
-    utc = moment.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}-00:00"
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return f"{utc.isoformat(timespec='milliseconds')}-00:00"
 
 
 # --- OAuth ---------------------------------------------------------------------------------
