@@ -71,6 +71,7 @@ from synchub_pipelines.models import (
     Order,
     OrderItem,
     OrderStatus,
+    Rejected,
     Store,
     hash_buyer,
 )
@@ -91,6 +92,7 @@ ATTRIBUTE_TREE_PATH = "/api/v2/product/get_attribute_tree"
 CATEGORY_RECOMMEND_PATH = "/api/v2/product/category_recommend"
 ORDER_LIST_PATH = "/api/v2/order/get_order_list"
 ORDER_DETAIL_PATH = "/api/v2/order/get_order_detail"
+ESCROW_BATCH_PATH = "/api/v2/payment/get_escrow_detail_batch"
 
 ITEMS_PAGE = 100
 ITEM_IDS_MAX = 50
@@ -376,6 +378,29 @@ class SPOrderDetail(ApiShape):
     order_list: list[Any] = Field(default_factory=list)
 
 
+class SPOrderIncome(ApiShape):
+    commission_fee: OptionalMoney = None
+    service_fee: OptionalMoney = None
+    seller_transaction_fee: OptionalMoney = None
+
+    @property
+    def marketplace_fees(self) -> Decimal | None:
+        """What Shopee charges the seller on the order: commission, service and transaction
+        fees (shipping is `shipping_cost`, not a fee)."""
+        charges = [self.commission_fee, self.service_fee, self.seller_transaction_fee]
+        known = [charge for charge in charges if charge is not None]
+        return sum(known, Decimal(0)) if known else None
+
+
+class SPEscrowDetail(ApiShape):
+    order_sn: str = Field(min_length=1)
+    order_income: SPOrderIncome
+
+
+class SPEscrowEntry(ApiShape):
+    escrow_detail: SPEscrowDetail
+
+
 class StockUpdateResult(ApiShape):
     """One model's outcome of update_stock, as the API answered it."""
 
@@ -604,6 +629,18 @@ def parse_orders(raws: Sequence[Any], store: Store, buyer_salt: str) -> Page[Ord
     return page
 
 
+# Orders Shopee charges nothing on yet: no escrow exists before payment.
+UNCHARGED = frozenset({"UNPAID"})
+
+
+class _Fees(dict[str, Decimal]):
+    """order_sn → fees charged, plus the escrow entries that did not parse."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rejects: list[Rejected] = []
+
+
 def _data(model: type[_M], body: Mapping[str, Any] | None, operation: str) -> _M:
     """An answer in the shape we expect, or a loud, value-free failure."""
     try:
@@ -793,7 +830,20 @@ class ShopeeClient:
         query: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """A signed shop call; returns the envelope's `response`."""
+        """A signed shop call; returns the envelope's `response` object."""
+        inner = self._call_raw(operation, method, path, query, body)
+        return inner if isinstance(inner, dict) else {}
+
+    def _call_raw(
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        query: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """A signed shop call; returns the envelope's `response` as sent (a list for the
+        batch calls)."""
         sent: dict[str, str] = {}
         refused: list[AuthError] = []
 
@@ -818,8 +868,7 @@ class ShopeeClient:
 
         response = self.http.send(operation, build, reauthenticate=reauthenticate)
         answer = response.json()
-        inner = answer.get("response") if isinstance(answer, dict) else None
-        return inner if isinstance(inner, dict) else {}
+        return answer.get("response") if isinstance(answer, dict) else None
 
     # --- listings --------------------------------------------------------------------
 
@@ -929,9 +978,44 @@ class ShopeeClient:
                 continue  # none of these orders exists (any more): nothing to read
             raws = _data(SPOrderDetail, answer, "order.get_order_detail").order_list
             parsed = parse_orders(raws, self.store, self._buyer_salt)
-            page.records += parsed.records
-            page.rejects += parsed.rejects
+            fees = self._fees([o for o in parsed.records if o.raw_status not in UNCHARGED])
+            page.records += [
+                o.model_copy(update={"fee_amount": fees[o.order_id]}) if o.order_id in fees else o
+                for o in parsed.records
+            ]
+            page.rejects += parsed.rejects + fees.rejects
         return page
+
+    def _fees(self, orders: Sequence[Order]) -> _Fees:
+        """Shopee's charges per order, from the escrow (payment) API in one batch call.
+
+        The order detail carries no commission; the escrow does, for paid orders. An
+        escrow entry that does not parse is kept in `ingest_errors` and its order lands
+        without a fee rather than not at all.
+        """
+        fees = _Fees()
+        if not orders:
+            return fees
+        body = {"order_sn_list": [o.order_id for o in orders]}
+        try:
+            answer = self._call_raw(
+                "payment.get_escrow_detail_batch", "POST", ESCROW_BATCH_PATH, body=body
+            )
+        except NotFoundError:
+            return fees  # none has an escrow yet
+        for raw in answer if isinstance(answer, list) else []:
+            try:
+                detail = SPEscrowEntry.model_validate(raw).escrow_detail
+            except ValidationError as exc:
+                inner = raw.get("escrow_detail") if isinstance(raw, dict) else None
+                key = inner.get("order_sn") if isinstance(inner, dict) else None
+                reason = describe_validation_error(exc)
+                fees.rejects.append(reject("shopee.escrow", self.store.store_id, key, reason, raw))
+                continue
+            charged = detail.order_income.marketplace_fees
+            if charged is not None:
+                fees[detail.order_sn] = charged
+        return fees
 
     def iter_orders(
         self, start: datetime, end: datetime, by: TimeField = "created"

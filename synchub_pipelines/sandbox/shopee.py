@@ -361,6 +361,12 @@ class Simulator:
             ("GET", "/api/v2/order/get_order_list", "shop", self._get_order_list),
             ("GET", "/api/v2/order/get_order_detail", "shop", self._get_order_detail),
             ("GET", "/api/v2/payment/get_escrow_detail", "shop", self._get_escrow_detail),
+            (
+                "POST",
+                "/api/v2/payment/get_escrow_detail_batch",
+                "shop",
+                self._get_escrow_detail_batch,
+            ),
         ]
         routes = [
             Route("/api/v2/shop/auth_partner", self._auth_partner, methods=["GET"]),
@@ -891,6 +897,30 @@ class Simulator:
             )
         order, step = found
         return Reply(self.orders_render.escrow(order, step, sn))
+
+    def _get_escrow_detail_batch(self, call: _Call) -> Reply:
+        """Up to 50 orders' escrow in one POST; order_sn the shop does not have are left out
+        and named in the warning, as get_order_detail does."""
+        shop = call.the_shop
+        raw = call.body.get("order_sn_list")
+        if not isinstance(raw, list) or not all(isinstance(sn, str) for sn in raw):
+            raise _param_error("order_sn_list should be a list of order_sn")
+        sns = list(dict.fromkeys(sn.strip() for sn in raw if sn.strip()))
+        if not 1 <= len(sns) <= MAX_ORDER_SNS:
+            raise _param_error(f"order_sn_list should contain 1 to {MAX_ORDER_SNS} order_sn")
+        index = self._order_index(shop)
+        details = []
+        missing = []
+        with self._lock:
+            for sn in sns:
+                found = index.find(sn, int(call.now))
+                if found is None:
+                    missing.append(sn)
+                    continue
+                order, step = found
+                details.append({"escrow_detail": self.orders_render.escrow(order, step, sn)})
+        warning = [f"order_sn {sn} is not found" for sn in missing] or None
+        return Reply(details, warning=warning)
 
     # --- sandbox-only ----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -57,7 +57,13 @@ from synchub_pipelines.models import Listing, Order, OrderStatus, Store, hash_bu
 from synchub_pipelines.sandbox import shopee as shopee_sandbox
 from synchub_pipelines.sandbox.infra import Faults
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
-from synchub_pipelines.sandbox.shopee_render import SHOPEE_STATUS, item_id_of, order_sn
+from synchub_pipelines.sandbox.shopee_render import (
+    COMMISSION_RATE,
+    SERVICE_FEE_RATE,
+    SHOPEE_STATUS,
+    item_id_of,
+    order_sn,
+)
 from synchub_pipelines.sandbox.world import Order as WorldOrder
 from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
 
@@ -375,6 +381,7 @@ class Recorder:
     """A loopback transport that logs each request and may rewrite answers."""
 
     events: list[tuple[str, ...]] = field(default_factory=list)
+    bodies: list[tuple[str, Any]] = field(default_factory=list)
     rewrite: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
 
     def transport(self) -> httpx.BaseTransport:
@@ -385,6 +392,8 @@ class Recorder:
                 path = request.url.path.removeprefix("/shopee")
                 token = request.url.params.get("access_token", "")
                 recorder.events.append(("request", path, str(request.url.query, "ascii"), token))
+                if request.content:
+                    recorder.bodies.append((path, json.loads(request.content)))
                 response = super().handle_request(request)
                 if recorder.rewrite is None:
                     return response
@@ -587,6 +596,17 @@ def _world_orders(connected: Connected) -> dict[str, WorldOrder]:
     return {order_sn(o): o for o in connected.sandbox.world.orders_of(seller) if o.visible_at(now)}
 
 
+def _expected_fees(source: WorldOrder, status: str) -> Decimal | None:
+    """Commission and service fee as the sandbox's escrow charges them; none before payment."""
+    if status == "pending":
+        return None
+    if status in {"cancelled", "returned"}:
+        return Decimal(0)
+    cents = Decimal("0.01")
+    commission = (source.total * COMMISSION_RATE).quantize(cents, ROUND_HALF_UP)
+    return commission + (source.total * SERVICE_FEE_RATE).quantize(cents, ROUND_HALF_UP)
+
+
 def _assert_orders_match_the_world(connected: Connected, orders: list[Order]) -> Counter[str]:
     """Every order the sandbox shows at its clock, as the World holds it; returns statuses."""
     world = _world_orders(connected)
@@ -607,6 +627,7 @@ def _assert_orders_match_the_world(connected: Connected, orders: list[Order]) ->
         assert order.total_amount == source.total + source.shipping_cost
         assert (order.buyer_city, order.buyer_state) == (source.buyer.city, source.buyer.state)
         assert order.buyer_hash == hash_buyer("shopee", source.buyer.buyer_id, SALT)
+        assert order.fee_amount == _expected_fees(source, status), order.order_id
         want: Counter[tuple[str, str, Decimal]] = Counter()
         for line in source.lines:
             listing = listings[line.listing_number]
@@ -650,6 +671,11 @@ def test_orders_match_the_world_in_15_day_windows_and_50_order_batches(
         for q in recorder.queries("/api/v2/order/get_order_detail")
     ]
     assert max(batches) <= 50 and sum(batches) == len(orders)
+    # Fees come from the escrow API, a batch per detail batch, for every order but unpaid ones.
+    escrows = [b["order_sn_list"] for p, b in recorder.bodies if p.endswith("escrow_detail_batch")]
+    assert max(len(sns) for sns in escrows) <= 50
+    charged = sorted(o.order_id for o in orders if o.raw_status != "UNPAID")
+    assert sorted(sn for sns in escrows for sn in sns) == charged
 
 
 def test_cursor_pages_through_a_window(
@@ -730,6 +756,32 @@ def test_malformed_order_from_the_api_is_rejected_and_the_rest_kept(
     assert rejects[0].source == "shopee.orders" and "total_amount" in rejects[0].reason
     assert json.loads(rejects[0].payload)["order_sn"] == victim
     assert len(records) == len(_world_orders(connected)) - 1
+
+
+def test_malformed_escrow_entry_is_quarantined_and_its_order_lands_without_a_fee(
+    connected: Connected,
+) -> None:
+    victim = sorted(sn for sn, o in _world_orders(connected).items() if o.total > 0)[0]
+
+    def garble_fee(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if path.endswith("get_escrow_detail_batch"):
+            for entry in body["response"]:
+                if entry["escrow_detail"]["order_sn"] == victim:
+                    entry["escrow_detail"]["order_income"]["commission_fee"] = "catorze"
+        return body
+
+    client = connected.client(Recorder(rewrite=garble_fee))
+    try:
+        pages = list(client.iter_orders(ANCHOR - timedelta(days=40), ANCHOR + timedelta(days=1)))
+    finally:
+        client.close()
+    rejects = [r for p in pages for r in p.rejects]
+    orders = {o.order_id: o for p in pages for o in p.records}
+    assert [(r.source, r.record_key) for r in rejects] == [("shopee.escrow", victim)]
+    assert "commission_fee" in rejects[0].reason and "catorze" not in rejects[0].reason
+    assert orders[victim].fee_amount is None
+    assert len(orders) == len(_world_orders(connected))
+    assert any(o.fee_amount for o in orders.values())
 
 
 def test_update_stock_answers_per_model(connected: Connected) -> None:

@@ -571,6 +571,28 @@ def test_escrow_charges_commission_and_service_fee(shopee: ShopeeClient) -> None
     assert missing["error"] == "order_not_found"
 
 
+def test_escrow_batch_answers_up_to_50_orders_and_names_the_missing(
+    shopee: ShopeeClient,
+) -> None:
+    now = shopee.now()
+    rows = _drain(
+        shopee, "update_time", now - 15 * DAY, now, response_optional_fields="order_status"
+    )
+    sns = [r["order_sn"] for r in rows[:3]]
+    path = "/api/v2/payment/get_escrow_detail_batch"
+    answer = shopee.call("POST", path, {"order_sn_list": [*sns, "260101ZZZZZZZZ"]}).json()
+    assert answer["error"] == ""
+    assert answer["warning"] == ["order_sn 260101ZZZZZZZZ is not found"]
+    batch = {e["escrow_detail"]["order_sn"]: e["escrow_detail"] for e in answer["response"]}
+    assert list(batch) == sns
+    for sn in sns:  # the same figures as the one-order call
+        single = shopee.ok("/api/v2/payment/get_escrow_detail", order_sn=sn)
+        assert batch[sn]["order_income"] == single["order_income"]
+    too_many = [f"2603{n:02d}00000000" for n in range(51)]
+    assert shopee.call("POST", path, {"order_sn_list": too_many}).json()["error"] == "error_param"
+    assert shopee.call("POST", path, {"order_sn_list": "x"}).json()["error"] == "error_param"
+
+
 def test_recorded_sale_is_a_paid_order_and_takes_stock(shopee: ShopeeClient) -> None:
     item = next(i for i in _all_items(shopee) if i["has_model"])
     models = shopee.ok("/api/v2/product/get_model_list", item_id=item["item_id"])["model"]
