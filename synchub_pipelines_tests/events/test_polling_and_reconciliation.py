@@ -79,12 +79,12 @@ def test_polling_picks_up_an_order_updated_after_the_last_poll(  # type: ignore[
     }
     with dg.instance_for_test() as instance:
         # The schedule asks for one run per Shopee store, none for the others.
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance,
             resources={"warehouse": WarehouseResource(url=pg_url)},
             scheduled_execution_time=datetime(2026, 11, 1, 12, 5, tzinfo=UTC),
-        )
-        requests = order_polling_schedule(context)
+        ) as context:
+            requests = order_polling_schedule(context)
         assert [r.tags["synchub/store"] for r in requests] == [shop.store_id]  # type: ignore[union-attr]
 
         _poll(instance, resources, shop.store_id)
@@ -148,10 +148,10 @@ def test_reconciliation_repairs_orders_no_event_delivered(sandbox_factory, pg_ur
 
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(STORES, [store_id])
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=instance, resources={"warehouse": WarehouseResource(url=pg_url)}
-        )
-        (request,) = run_requests(webhook_events_sensor(context))
+        ) as context:
+            (request,) = run_requests(webhook_events_sensor(context))
         assert execute(request, instance, harness.resources()).success
         assert order_ids(harness.engine, store_id) == delivered
         # One delivered order is behind: its row shows an older update than the API's.

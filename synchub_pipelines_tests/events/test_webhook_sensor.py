@@ -25,10 +25,11 @@ from synchub_pipelines_tests.pipeline.harness import Harness
 
 
 def _tick(instance: dg.DagsterInstance, url: str, cursor: str | None):  # type: ignore[no-untyped-def]
-    context = dg.build_sensor_context(
+    # As a context manager: the context's own hold on the instance ends with the tick.
+    with dg.build_sensor_context(
         instance=instance, cursor=cursor, resources={"warehouse": WarehouseResource(url=url)}
-    )
-    return webhook_events_sensor(context)
+    ) as context:
+        return webhook_events_sensor(context)
 
 
 def test_thousand_events_for_two_stores_make_two_runs(sandbox, pg_url, tmp_path):  # type: ignore[no-untyped-def]

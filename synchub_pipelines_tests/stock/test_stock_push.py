@@ -378,34 +378,29 @@ def test_zero_is_reasserted_once_it_is_old(world: World) -> None:
     assert meta["writes_done"] == len(zeros)
 
 
+def _reservation_tick(world: World, cursor: str | None) -> dg.SensorResult | dg.SkipReason:
+    # As a context manager: the context's own hold on the instance ends with the tick.
+    with dg.build_sensor_context(
+        instance=world.instance,
+        cursor=cursor,
+        resources={"warehouse": world.harness.resources()["warehouse"]},
+    ) as context:
+        return stock_reservation_sensor(context)  # type: ignore[return-value]
+
+
 def test_the_sensor_pushes_only_the_skus_a_new_order_touches(any_world: World) -> None:
     world = any_world
     assert world.push().success
     sku, keys = shared_sku(world)
-    sensor_context = dg.build_sensor_context(
-        instance=world.instance, resources={"warehouse": world.harness.resources()["warehouse"]}
-    )
-    first = stock_reservation_sensor(sensor_context)
+    first = _reservation_tick(world, None)
     assert isinstance(first, dg.SensorResult) and not first.run_requests
     cursor = first.cursor
-    quiet = stock_reservation_sensor(
-        dg.build_sensor_context(
-            instance=world.instance,
-            cursor=cursor,
-            resources={"warehouse": world.harness.resources()["warehouse"]},
-        )
-    )
+    quiet = _reservation_tick(world, cursor)
     assert isinstance(quiet, dg.SkipReason)
 
     order_id = world.sell(*keys[0])
     world.ingest(keys[0][0], [order_id])
-    tick = stock_reservation_sensor(
-        dg.build_sensor_context(
-            instance=world.instance,
-            cursor=cursor,
-            resources={"warehouse": world.harness.resources()["warehouse"]},
-        )
-    )
+    tick = _reservation_tick(world, cursor)
     assert isinstance(tick, dg.SensorResult)
     requests = list(tick.run_requests or [])
     assert len(requests) == 1
@@ -420,12 +415,6 @@ def test_the_sensor_pushes_only_the_skus_a_new_order_touches(any_world: World) -
     assert world.published()[keys[1]] <= before
     assert_within_allocatable(world)
     # Next tick: nothing new (the overlap window remembers what it has seen).
-    later = stock_reservation_sensor(
-        dg.build_sensor_context(
-            instance=world.instance,
-            cursor=tick.cursor,
-            resources={"warehouse": world.harness.resources()["warehouse"]},
-        )
-    )
+    later = _reservation_tick(world, tick.cursor)
     assert isinstance(later, dg.SkipReason)
     assert json.loads(tick.cursor or "{}")["high_water"]
