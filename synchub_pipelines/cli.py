@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from synchub_pipelines import settings
+from synchub_pipelines.defs.normalization import cli as categories_cli
 from synchub_pipelines.webhooks import cli as webhooks_cli
 
 if TYPE_CHECKING:
@@ -288,6 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("sku")
     link.add_argument("--variation", default="", help="variation id, if the listing has them")
     link.set_defaults(func=_cmd_link)
+    categories_cli.register(commands)
     webhooks_cli.register(commands)
     return parser
 
