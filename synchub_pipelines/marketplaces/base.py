@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -76,6 +76,26 @@ def reject(source: str, store_id: str, key: object, reason: str, raw: Any) -> Re
         reason=reason,
         payload=json.dumps(raw, default=str, ensure_ascii=False, sort_keys=True),
     )
+
+
+def parse_records(
+    raws: Iterable[Any],
+    source: str,
+    store_id: str,
+    key: Callable[[dict[str, Any]], object],
+    build: Callable[[Any], T],
+) -> Page[T]:
+    """Each raw record through `build`; one that fails validation is kept as a reject with
+    its reason and `key` (read from the record when it is an object), and the rest go on."""
+    page: Page[T] = Page()
+    for raw in raws:
+        try:
+            page.records.append(build(raw))
+        except ValidationError as exc:
+            record_key = key(raw) if isinstance(raw, dict) else None
+            reason = describe_validation_error(exc)
+            page.rejects.append(reject(source, store_id, record_key, reason, raw))
+    return page
 
 
 def chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:

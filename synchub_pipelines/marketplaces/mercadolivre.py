@@ -28,6 +28,7 @@ from synchub_pipelines.marketplaces.base import (
     TimeField,
     chunked,
     describe_validation_error,
+    parse_records,
     reject,
 )
 from synchub_pipelines.marketplaces.errors import MarketplaceError
@@ -297,15 +298,13 @@ def parse_order_search(content: bytes, store: Store, buyer_salt: str) -> tuple[i
 
 
 def parse_orders(raws: Sequence[Any], store: Store, buyer_salt: str) -> Page[Order]:
-    page: Page[Order] = Page()
-    for raw in raws:
-        key = raw.get("id") if isinstance(raw, dict) else None
-        try:
-            page.records.append(order_from_ml(ML_ORDER.validate_python(raw), store, buyer_salt))
-        except ValidationError as exc:
-            reason = describe_validation_error(exc)
-            page.rejects.append(reject("mercadolivre.orders", store.store_id, key, reason, raw))
-    return page
+    return parse_records(
+        raws,
+        "mercadolivre.orders",
+        store.store_id,
+        key=lambda raw: raw.get("id"),
+        build=lambda raw: order_from_ml(ML_ORDER.validate_python(raw), store, buyer_salt),
+    )
 
 
 def parse_items(raws: Sequence[Any], store_id: str) -> Page[Listing]:

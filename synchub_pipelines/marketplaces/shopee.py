@@ -46,6 +46,7 @@ from synchub_pipelines.marketplaces.base import (
     blank_to_none,
     chunked,
     describe_validation_error,
+    parse_records,
     reject,
 )
 from synchub_pipelines.marketplaces.brazil import state_code
@@ -607,7 +608,7 @@ def order_from_shopee(order: SPOrder, store: Store, buyer_salt: str) -> Order:
         currency=order.currency,
         items_amount=sum((i.unit_price * i.quantity for i in items), Decimal(0)),
         shipping_cost=_shipping_cost(order),
-        # Shopee's commission and service fee are in the escrow (payment) API, per order.
+        # Not in the order detail: ShopeeClient fills it from the escrow (payment) API.
         fee_amount=None,
         total_amount=order.total_amount,
         buyer_hash=hash_buyer(MARKETPLACE, order.buyer_user_id, buyer_salt),
@@ -618,27 +619,22 @@ def order_from_shopee(order: SPOrder, store: Store, buyer_salt: str) -> Order:
 
 
 def parse_orders(raws: Sequence[Any], store: Store, buyer_salt: str) -> Page[Order]:
-    page: Page[Order] = Page()
-    for raw in raws:
-        key = raw.get("order_sn") if isinstance(raw, dict) else None
-        try:
-            page.records.append(order_from_shopee(SPOrder.model_validate(raw), store, buyer_salt))
-        except ValidationError as exc:
-            reason = describe_validation_error(exc)
-            page.rejects.append(reject("shopee.orders", store.store_id, key, reason, raw))
-    return page
+    return parse_records(
+        raws,
+        "shopee.orders",
+        store.store_id,
+        key=lambda raw: raw.get("order_sn"),
+        build=lambda raw: order_from_shopee(SPOrder.model_validate(raw), store, buyer_salt),
+    )
+
+
+def _escrow_order_sn(raw: dict[str, Any]) -> object:
+    detail = raw.get("escrow_detail")
+    return detail.get("order_sn") if isinstance(detail, dict) else None
 
 
 # Orders Shopee charges nothing on yet: no escrow exists before payment.
 UNCHARGED = frozenset({"UNPAID"})
-
-
-class _Fees(dict[str, Decimal]):
-    """order_sn → fees charged, plus the escrow entries that did not parse."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rejects: list[Rejected] = []
 
 
 def _data(model: type[_M], body: Mapping[str, Any] | None, operation: str) -> _M:
@@ -978,44 +974,46 @@ class ShopeeClient:
                 continue  # none of these orders exists (any more): nothing to read
             raws = _data(SPOrderDetail, answer, "order.get_order_detail").order_list
             parsed = parse_orders(raws, self.store, self._buyer_salt)
-            fees = self._fees([o for o in parsed.records if o.raw_status not in UNCHARGED])
+            fees, unreadable = self._fees(
+                [o for o in parsed.records if o.raw_status not in UNCHARGED]
+            )
             page.records += [
                 o.model_copy(update={"fee_amount": fees[o.order_id]}) if o.order_id in fees else o
                 for o in parsed.records
             ]
-            page.rejects += parsed.rejects + fees.rejects
+            page.rejects += parsed.rejects + unreadable
         return page
 
-    def _fees(self, orders: Sequence[Order]) -> _Fees:
-        """Shopee's charges per order, from the escrow (payment) API in one batch call.
+    def _fees(self, orders: Sequence[Order]) -> tuple[dict[str, Decimal], list[Rejected]]:
+        """Shopee's charges per order_sn, from the escrow (payment) API in one batch call,
+        and the escrow entries that did not parse.
 
         The order detail carries no commission; the escrow does, for paid orders. An
         escrow entry that does not parse is kept in `ingest_errors` and its order lands
         without a fee rather than not at all.
         """
-        fees = _Fees()
         if not orders:
-            return fees
+            return {}, []
         body = {"order_sn_list": [o.order_id for o in orders]}
         try:
             answer = self._call_raw(
                 "payment.get_escrow_detail_batch", "POST", ESCROW_BATCH_PATH, body=body
             )
         except NotFoundError:
-            return fees  # none has an escrow yet
-        for raw in answer if isinstance(answer, list) else []:
-            try:
-                detail = SPEscrowEntry.model_validate(raw).escrow_detail
-            except ValidationError as exc:
-                inner = raw.get("escrow_detail") if isinstance(raw, dict) else None
-                key = inner.get("order_sn") if isinstance(inner, dict) else None
-                reason = describe_validation_error(exc)
-                fees.rejects.append(reject("shopee.escrow", self.store.store_id, key, reason, raw))
-                continue
-            charged = detail.order_income.marketplace_fees
-            if charged is not None:
-                fees[detail.order_sn] = charged
-        return fees
+            return {}, []  # none has an escrow yet
+        details = parse_records(
+            answer if isinstance(answer, list) else [],
+            "shopee.escrow",
+            self.store.store_id,
+            key=_escrow_order_sn,
+            build=lambda raw: SPEscrowEntry.model_validate(raw).escrow_detail,
+        )
+        fees = {
+            d.order_sn: charged
+            for d in details.records
+            if (charged := d.order_income.marketplace_fees) is not None
+        }
+        return fees, details.rejects
 
     def iter_orders(
         self, start: datetime, end: datetime, by: TimeField = "created"

@@ -42,6 +42,7 @@ from synchub_pipelines.marketplaces.base import (
     blank_to_none,
     chunked,
     describe_validation_error,
+    parse_records,
     reject,
 )
 from synchub_pipelines.marketplaces.brazil import state_code
@@ -454,15 +455,13 @@ def order_from_tiktok(order: TTOrder, store: Store, buyer_salt: str) -> Order:
 
 
 def parse_orders(raws: Sequence[Any], store: Store, buyer_salt: str) -> Page[Order]:
-    page: Page[Order] = Page()
-    for raw in raws:
-        key = raw.get("id") if isinstance(raw, dict) else None
-        try:
-            page.records.append(order_from_tiktok(TTOrder.model_validate(raw), store, buyer_salt))
-        except ValidationError as exc:
-            reason = describe_validation_error(exc)
-            page.rejects.append(reject("tiktok.orders", store.store_id, key, reason, raw))
-    return page
+    return parse_records(
+        raws,
+        "tiktok.orders",
+        store.store_id,
+        key=lambda raw: raw.get("id"),
+        build=lambda raw: order_from_tiktok(TTOrder.model_validate(raw), store, buyer_salt),
+    )
 
 
 def parse_products(raws: Sequence[Any], store_id: str) -> tuple[Page[Listing], list[TTProduct]]:
