@@ -10,7 +10,15 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from synchub_pipelines.models import Listing, Order, Rejected
+from synchub_pipelines.models import (
+    Listing,
+    Order,
+    OrderFacts,
+    OrderRef,
+    Question,
+    Rejected,
+    Shipment,
+)
 
 T = TypeVar("T")
 
@@ -43,6 +51,13 @@ class StoreClient(Protocol):
     A client may set `max_window_days` (default 1): how many business days one
     `iter_orders` call should cover when a backfill spans many. Day windows run in
     parallel; APIs whose quota is per query rather than per page want longer ones.
+
+    Money and logistics that the order pages do not carry (fees settled after the sale,
+    tracking, delivery) come from `get_order_facts`, which the facts refresh calls for
+    orders that are not settled yet. Two class attributes bound it:
+    `settlement_days` — after how many days from the sale the marketplace has settled
+    (older orders are read once more at most, then left alone), and
+    `facts_per_run` — how many orders one refresh run may re-read within the API's budget.
     """
 
     def iter_listings(self) -> Iterator[Page[Listing]]: ...
@@ -55,7 +70,29 @@ class StoreClient(Protocol):
 
     def get_orders(self, order_ids: Sequence[str]) -> Page[Order]: ...
 
+    def get_order_facts(self, orders: Sequence[OrderRef]) -> Page[OrderFacts]:
+        """Fees, settlement, shipments (and their status instants) of these orders, as the
+        marketplace shows them now. An order the API does not know is simply absent; one
+        whose answer does not parse is a reject."""
+        ...
+
     def close(self) -> None: ...
+
+
+class ShipmentsClient(Protocol):
+    """A client whose shipments have their own ids and API (Mercado Livre)."""
+
+    def get_shipments(self, shipment_ids: Sequence[str]) -> Page[Shipment]: ...
+
+
+class QuestionsClient(Protocol):
+    """A client of a marketplace where buyers ask questions on listings (Mercado Livre)."""
+
+    def iter_questions(self, since: datetime | None = None) -> Iterator[Page[Question]]:
+        """Questions received by the seller, newest first, down to `since` (None: all)."""
+        ...
+
+    def get_questions(self, question_ids: Sequence[str]) -> Page[Question]: ...
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -106,7 +106,14 @@ listings = sa.Table(
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("seller_sku", sa.Text),
     sa.Column("gtin", sa.Text),
-    sa.Column("status", sa.Text, nullable=False),
+    sa.Column(
+        "status",
+        sa.Text,
+        nullable=False,
+        comment="active | paused | under_review | suppressed | closed | draft",
+    ),
+    sa.Column("raw_status", sa.Text, comment="the marketplace's own status word"),
+    sa.Column("status_reason", sa.Text, comment="why it is not active, as the API says"),
     sa.Column("price", Money),
     sa.Column("currency", sa.Text, nullable=False),
     sa.Column("available_quantity", sa.Integer),
@@ -134,16 +141,36 @@ orders = sa.Table(
     metadata,
     sa.Column("store_id", sa.Text, primary_key=True),
     sa.Column("order_id", sa.Text, primary_key=True),
-    sa.Column("status", sa.Text, nullable=False, comment="pending|paid|shipped|delivered|…"),
+    sa.Column(
+        "status",
+        sa.Text,
+        nullable=False,
+        comment="pending | paid | shipped | delivered | cancelled | returned (docs/orders.md)",
+    ),
     sa.Column("raw_status", sa.Text, nullable=False),
     sa.Column("created_at", UtcTimestamp, nullable=False),
     sa.Column("updated_at", UtcTimestamp, nullable=False),
     sa.Column("business_date", sa.Date, nullable=False, comment="local date of creation"),
     sa.Column("currency", sa.Text, nullable=False),
-    sa.Column("items_amount", Money, nullable=False),
-    sa.Column("shipping_cost", Money),
-    sa.Column("fee_amount", Money),
-    sa.Column("total_amount", Money, nullable=False),
+    sa.Column("items_amount", Money, nullable=False, comment="Σ order_items.line_amount"),
+    sa.Column("discount_amount", Money, comment="every discount on the order"),
+    sa.Column("seller_discount_amount", Money, comment="the seller-funded share"),
+    sa.Column("marketplace_discount_amount", Money, comment="the marketplace-funded share"),
+    sa.Column("shipping_paid_by_buyer", Money),
+    sa.Column("tax_amount", Money, comment="taxes the buyer paid on top of the prices"),
+    sa.Column("total_amount", Money, nullable=False, comment="what the buyer paid"),
+    sa.Column("fee_amount", Money, comment="every marketplace charge, rebates net"),
+    sa.Column("seller_shipping_cost", Money, comment="what shipping cost the seller"),
+    sa.Column("refund_amount", Money, comment="refunded to the buyer"),
+    sa.Column("payout_amount", Money, comment="what the marketplace pays the seller"),
+    sa.Column(
+        "fees_final",
+        sa.Boolean,
+        nullable=False,
+        server_default=sa.false(),
+        comment="the marketplace has settled the order: its money no longer changes",
+    ),
+    sa.Column("settled_at", UtcTimestamp, comment="when the marketplace settled it"),
     sa.Column("buyer_hash", sa.Text),
     sa.Column("buyer_city", sa.Text),
     sa.Column("buyer_state", sa.Text),
@@ -159,13 +186,19 @@ order_items = sa.Table(
     sa.Column("store_id", sa.Text, primary_key=True),
     sa.Column("order_id", sa.Text, primary_key=True),
     sa.Column("line_no", sa.Integer, primary_key=True),
+    sa.Column("line_ref", sa.Text, comment="the marketplace's own id of the line"),
     sa.Column("listing_id", sa.Text),
     sa.Column("variation_id", sa.Text, nullable=False),
     sa.Column("seller_sku", sa.Text),
     sa.Column("title", sa.Text),
     sa.Column("quantity", sa.Integer, nullable=False),
     sa.Column("unit_price", Money, nullable=False),
-    sa.Column("fee", Money),
+    sa.Column(
+        "line_amount", Money, nullable=False, comment="the line's amount as the API states it"
+    ),
+    sa.Column("discount_amount", Money),
+    sa.Column("tax_amount", Money),
+    sa.Column("fee", Money, comment="marketplace charges on this line, where the API says"),
     sa.Column("synced_at", UtcTimestamp, nullable=False),
     comment="One row per order line.",
 )
@@ -250,6 +283,9 @@ KEYS[webhook_events.name] = ("event_key",)
 
 # Each domain keeps its tables in its own module; importing them here puts every table on
 # `metadata` (and in KEYS) whichever module is imported first.
+from synchub_pipelines.warehouse import schema_alerts as schema_alerts  # noqa: E402
+from synchub_pipelines.warehouse import schema_budgets as schema_budgets  # noqa: E402
 from synchub_pipelines.warehouse import schema_events as schema_events  # noqa: E402
 from synchub_pipelines.warehouse import schema_normalization as schema_normalization  # noqa: E402
+from synchub_pipelines.warehouse import schema_orders as schema_orders  # noqa: E402
 from synchub_pipelines.warehouse import schema_stock as schema_stock  # noqa: E402

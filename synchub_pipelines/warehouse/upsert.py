@@ -33,6 +33,15 @@ class Batch:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     # Columns written on insert but kept as they are when the row already exists.
     preserve: tuple[str, ...] = ()
+    # How an existing row's column takes the incoming value, when not simply replaced: an
+    # SQL expression over `{old}` (the stored row) and `{new}` (the incoming one), e.g.
+    # "COALESCE({new}.fee_amount, {old}.fee_amount)" so that an unknown never erases.
+    merge: dict[str, str] = field(default_factory=dict)
+    # SQL for a column's value on insert when the incoming one is NULL (e.g. "false").
+    insert_defaults: dict[str, str] = field(default_factory=dict)
+    # A condition on each incoming row (`{row}` names it) for it to be written at all, and
+    # for a prune to touch its parent's children, e.g. "the order is not settled yet".
+    only_if: str | None = None
 
     @classmethod
     def for_table(cls, table: sa.Table) -> Batch:
@@ -142,21 +151,33 @@ def _merge_sql(batch: Batch, stage: str, postgres: bool) -> str:
     cols = ", ".join(batch.columns)
     keys = ", ".join(batch.keys)
     values = [c for c in batch.columns if c not in batch.keys and c not in batch.preserve]
-    source = f"SELECT {cols}, :synced_at FROM {stage}"
-    if not postgres:
+    picked = ", ".join(
+        f"COALESCE({c}, {batch.insert_defaults[c]})" if c in batch.insert_defaults else c
+        for c in batch.columns
+    )
+    source = f"SELECT {picked}, :synced_at FROM {stage}"
+    if batch.only_if:
+        source += " WHERE " + batch.only_if.format(row=stage)
+    elif not postgres:
         source += " WHERE true"  # SQLite needs it to parse SELECT … ON CONFLICT
     if not values:
         return f"INSERT INTO {table} ({cols}, synced_at) {source} ON CONFLICT ({keys}) DO NOTHING"
-    assignments = ", ".join(f"{c} = excluded.{c}" for c in [*values, "synced_at"])
+
+    def incoming(column: str) -> str:
+        rule = batch.merge.get(column)
+        return rule.format(old=table, new="excluded") if rule else f"excluded.{column}"
+
+    assignments = ", ".join(f"{c} = {incoming(c)}" for c in values)
     if postgres:
         current = ", ".join(f"{table}.{c}" for c in values)
-        incoming = ", ".join(f"excluded.{c}" for c in values)
-        changed = f"ROW({current}) IS DISTINCT FROM ROW({incoming})"
+        after = ", ".join(incoming(c) for c in values)
+        changed = f"ROW({current}) IS DISTINCT FROM ROW({after})"
     else:
-        changed = " OR ".join(f"{table}.{c} IS NOT excluded.{c}" for c in values)
+        changed = " OR ".join(f"{table}.{c} IS NOT ({incoming(c)})" for c in values)
     return (
         f"INSERT INTO {table} ({cols}, synced_at) {source} "
-        f"ON CONFLICT ({keys}) DO UPDATE SET {assignments} WHERE {changed}"
+        f"ON CONFLICT ({keys}) DO UPDATE SET {assignments}, synced_at = excluded.synced_at "
+        f"WHERE {changed}"
     )
 
 
@@ -166,6 +187,8 @@ def _prune_sql(prune: Prune, child_stage: str, parent_stage: str) -> str:
     parent_match = " AND ".join(
         f"p.{p} = {child}.{c}" for c, p in zip(prune.parent_keys, parent_columns, strict=True)
     )
+    if prune.parent.only_if:
+        parent_match += " AND " + prune.parent.only_if.format(row="p")
     child_match = " AND ".join(f"c.{k} = {child}.{k}" for k in prune.child.keys)
     return (
         f"DELETE FROM {child} WHERE EXISTS (SELECT 1 FROM {parent_stage} p WHERE {parent_match}) "

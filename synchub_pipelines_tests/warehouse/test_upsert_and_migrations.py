@@ -62,6 +62,7 @@ def listing(listing_id: str, variation_id: str = "", **kw: Any) -> Listing:
         "title": f"Produto {listing_id}",
         "seller_sku": f"SKU-{listing_id}-{variation_id}",
         "status": "active",
+        "raw_status": "active",
         "price": Decimal("129.90"),
         "available_quantity": 5,
         "updated_at": T1,
@@ -77,6 +78,7 @@ def order(order_id: str, lines: int, **kw: Any) -> Order:
             variation_id="",
             quantity=n,
             unit_price=Decimal("10.50"),
+            line_amount=Decimal("10.50") * n,
             fee=Decimal("1.47"),
         )
         for n in range(1, lines + 1)
@@ -89,7 +91,7 @@ def order(order_id: str, lines: int, **kw: Any) -> Order:
         "created_at": T1,
         "updated_at": T1,
         "business_date": date(2026, 3, 1),
-        "items_amount": sum((i.unit_price * i.quantity for i in items), Decimal(0)),
+        "items_amount": sum((i.line_amount for i in items), Decimal(0)),
         "total_amount": Decimal("99.99"),
         "items": items,
     }
@@ -206,18 +208,18 @@ def test_prune_drops_lines_an_order_no_longer_has_and_keeps_other_orders(engine:
         (STORE, "B", 2),
     }
     # Lines 1 and 2 are as they were; line 3 is deleted; the order's amount changed.
-    assert changed == {"orders": 1, "order_items": 1}
+    assert changed["orders"] == 1 and changed["order_items"] == 1
     assert set(rows(engine, schema.orders)) == {(STORE, "A"), (STORE, "B")}
 
 
 def test_order_rewrite_is_idempotent(engine: Engine) -> None:
-    orders = [order("A", lines=3, shipping_cost=Decimal("19.90")), order("B", lines=1)]
+    orders = [order("A", lines=3, shipping_paid_by_buyer=Decimal("19.90")), order("B", lines=1)]
     write_orders(engine, orders, now=T1)
     before = (
         rows(engine, schema.orders, "status", "total_amount", "created_at", "synced_at"),
         rows(engine, schema.order_items, "quantity", "unit_price", "fee", "synced_at"),
     )
-    assert write_orders(engine, orders, now=T2) == {"orders": 0, "order_items": 0}
+    assert not any(write_orders(engine, orders, now=T2).values())
     after = (
         rows(engine, schema.orders, "status", "total_amount", "created_at", "synced_at"),
         rows(engine, schema.order_items, "quantity", "unit_price", "fee", "synced_at"),
