@@ -1,11 +1,15 @@
-"""Mercado Livre (MLB) API simulator: OAuth, items, stock writes, orders, shipments, categories.
+"""Mercado Livre (MLB) API simulator: OAuth, items, stock writes, orders, shipments and
+their costs, the sellers' Mercado Pago payments, questions and categories.
 
-Behaves like api.mercadolibre.com as documented in API-NOTES §1: single-use refresh
-tokens, bearer-header-only auth, the items offset reach of 1000 and its scan/scroll_id
-escape, orders/search with `limit` ≤ 51 and an offset reach of 10,000 (clients must
-narrow the date window), ML's error body `{"message","error","status","cause"}` on every
-error, and a per-app token bucket. Everything it shows comes from the sandbox World,
-as of the sandbox clock.
+Behaves like api.mercadolibre.com as documented in API-NOTES §1 and API-NOTES-MONEY §1:
+single-use refresh tokens, bearer-header-only auth, the items offset reach of 1000 and its
+scan/scroll_id escape, orders/search with `limit` ≤ 51 and an offset reach of 10,000
+(clients must narrow the date window), `/shipments/{id}` in the legacy shape or, with
+`x-format-new: true`, the documented new one, questions/search with `limit` ≤ 50 and an
+offset reach of 1000, ML's error body `{"message","error","status","cause"}` on every
+error, and a per-app token bucket. Mercado Pago's `GET /v1/payments/{id}` (its own host in
+production) is served under `/mercadopago`. Everything it shows comes from the sandbox
+World, as of the sandbox clock.
 """
 
 from __future__ import annotations
@@ -37,11 +41,14 @@ from synchub_pipelines.sandbox.infra import TokenBucket
 from synchub_pipelines.sandbox.mercadolivre_render import (
     MARKETPLACE,
     ML_ORDER_STATUSES,
+    BookQuestion,
     CategoryTree,
     MLCategory,
+    QuestionBook,
     Renderer,
     dumps,
     item_id,
+    order_number_of_payment,
     order_number_of_shipment,
     order_status,
 )
@@ -63,6 +70,20 @@ ITEMS_OFFSET_REACH = 1000
 MULTIGET_MAX = 20
 ORDERS_LIMIT_MAX = 51
 ORDERS_OFFSET_REACH = 10_000
+QUESTIONS_LIMIT_MAX = 50
+QUESTIONS_OFFSET_REACH = 1000
+QUESTION_STATUSES = frozenset(
+    {
+        "ANSWERED",
+        "BANNED",
+        "CLOSED_UNANSWERED",
+        "DELETED",
+        "DISABLED",
+        "UNANSWERED",
+        "UNDER_REVIEW",
+    }
+)
+ANSWER_MAX_LENGTH = 2000
 DEFAULT_RATE = 500.0
 
 
@@ -253,6 +274,7 @@ class Simulator:
         self._faults_seen = itertools.count()
         self.tree = CategoryTree(self.world)
         self.render = Renderer(self.world, self.tree)
+        self.questions = QuestionBook(self.world)
         self.listings: dict[int, Listing] = {}
         self._listings_of: dict[int, list[Listing]] = {uid: [] for uid in self.sellers}
         for listing in self.world.listings:
@@ -298,6 +320,12 @@ class Simulator:
             Route("/orders/search", api(self._orders_search), methods=["GET"]),
             Route("/orders/{order_id}", api(self._order), methods=["GET"]),
             Route("/shipments/{shipment_id}", api(self._shipment), methods=["GET"]),
+            Route("/shipments/{shipment_id}/costs", api(self._shipment_costs), methods=["GET"]),
+            Route("/shipments/{shipment_id}/items", api(self._shipment_items), methods=["GET"]),
+            Route("/mercadopago/v1/payments/{payment_id}", api(self._mp_payment), methods=["GET"]),
+            Route("/questions/search", api(self._questions_search), methods=["GET"]),
+            Route("/questions/{question_id}", api(self._question), methods=["GET"]),
+            Route("/answers", api(self._answers), methods=["POST"]),
             Route("/sites/MLB/categories", api(self._site_categories, auth="optional")),
             Route(
                 "/sites/MLB/domain_discovery/search",
@@ -309,6 +337,12 @@ class Simulator:
                 api(self._category_attributes, auth="optional"),
             ),
             Route("/_sandbox/sales", self._sandbox_sale, methods=["POST"]),
+            Route("/_sandbox/questions", self._sandbox_question, methods=["POST"]),
+            Route(
+                "/_sandbox/questions/{question_id}/answer",
+                self._sandbox_answer,
+                methods=["POST"],
+            ),
         ]
         # Unknown paths and methods fall to the router, answered in ML's envelope below.
         return Starlette(
@@ -564,7 +598,7 @@ class Simulator:
         return [
             item_id(lst.listing_number)
             for lst in self._listings_of[user_id]
-            if (status is None or lst.status == status)
+            if (status is None or self.render.item_status(lst)[0] == status)
             and (sku is None or any(v.sku == sku for v in lst.variations))
         ]
 
@@ -891,16 +925,172 @@ class Simulator:
             body = self._order_bytes(order, self._step_now(order))
         return _raw(body)
 
-    async def _shipment(self, request: Request, caller: Caller | None) -> Response:
+    def _visible_shipment(self, request: Request, caller: Caller | None) -> Order:
         raw = request.path_params["shipment_id"]
         number = order_number_of_shipment(int(raw)) if raw.isdigit() else -1
         try:
-            order = self._visible_order(str(number), caller)
+            return self._visible_order(str(number), caller)
         except MLError as exc:
             if exc.status == 404:
                 raise MLError(404, "not_found", f"Shipment {raw} not found") from None
             raise
-        return _json(self.render.shipment(order, self._step_now(order)))
+
+    async def _shipment(self, request: Request, caller: Caller | None) -> Response:
+        order = self._visible_shipment(request, caller)
+        step = self._step_now(order)
+        # The documented new shape only for callers that ask for it, as ML does.
+        if request.headers.get("x-format-new", "").lower() == "true":
+            return _json(self.render.shipment_new(order, step))
+        return _json(self.render.shipment(order, step))
+
+    async def _shipment_costs(self, request: Request, caller: Caller | None) -> Response:
+        order = self._visible_shipment(request, caller)
+        return _json(self.render.shipment_costs(order, self._step_now(order)))
+
+    async def _shipment_items(self, request: Request, caller: Caller | None) -> Response:
+        order = self._visible_shipment(request, caller)
+        return _json(self.render.shipment_items(order))
+
+    async def _mp_payment(self, request: Request, caller: Caller | None) -> Response:
+        raw = request.path_params["payment_id"]
+        number = order_number_of_payment(int(raw)) if raw.isdigit() else -1
+        order = self.orders.get(number)
+        now = self.clock.now()
+        paid = order is not None and any(s == "paid" and w <= now for s, w in order.timeline)
+        if order is None or not paid:
+            raise MLError(404, "not_found", f"Payment not found: {raw}")
+        if int(order.seller.seller_id) != self._owner(caller).user_id:
+            raise _forbidden()
+        return _json(self.render.mp_payment(order, now))
+
+    # --- questions -----------------------------------------------------------------------
+
+    async def _questions_search(self, request: Request, caller: Caller | None) -> Response:
+        q = request.query_params
+        owner = self._owner(caller).user_id
+        if q.get("api_version") != "4":
+            raise _bad_request("Parameter api_version=4 is required")
+        limit = _int_param(request, "limit", 50)
+        offset = _int_param(request, "offset", 0)
+        if limit > QUESTIONS_LIMIT_MAX:
+            raise _bad_request(f"Invalid limit {limit}: the maximum is {QUESTIONS_LIMIT_MAX}")
+        if offset + limit > QUESTIONS_OFFSET_REACH:
+            raise _bad_request(
+                f"Invalid offset: offset + limit must not exceed {QUESTIONS_OFFSET_REACH}"
+            )
+        if (q.get("sort_fields") or "date_created") != "date_created":
+            raise _bad_request(f"Invalid sort_fields {q['sort_fields']!r}")
+        sort = q.get("sort_types") or "ASC"
+        if sort not in ("ASC", "DESC"):
+            raise _bad_request(f"Invalid sort_types {sort!r}: use ASC or DESC")
+        status = q.get("status")
+        if status is not None and status not in QUESTION_STATUSES:
+            raise _bad_request(f"Invalid status {status!r}")
+        listing = self._questions_scope(q.get("seller_id"), q.get("item"), owner)
+        now = self.clock.now()
+        with self._lock:
+            found = [
+                x
+                for x in self.questions.of_seller(owner, now)
+                if (listing is None or x.listing is listing)
+                and (status is None or self.questions.status_at(x, now) == status)
+            ]
+            found.sort(key=lambda x: (x.asked_at, x.question_id), reverse=sort == "DESC")
+            page = [self.questions.render(x, now) for x in found[offset : offset + limit]]
+        filters = {"limit": limit, "offset": offset, "api_version": "4", "seller": str(owner)}
+        return _json({"total": len(found), "limit": limit, "questions": page, "filters": filters})
+
+    def _questions_scope(self, seller: str | None, item: str | None, owner: int) -> Listing | None:
+        if item:
+            listing = self._listing(item)
+            if listing is None:
+                raise self._item_not_found(item)
+            if int(listing.seller.seller_id) != owner:
+                raise _forbidden()
+            return listing
+        if not seller:
+            raise _bad_request("One of the parameters seller_id or item is required")
+        if not seller.isdigit() or int(seller) != owner:
+            raise _forbidden()
+        return None
+
+    def _visible_question(self, raw: str, caller: Caller | None) -> BookQuestion:
+        question = self.questions.by_id.get(int(raw)) if raw.isdigit() else None
+        if question is None or question.asked_at > self.clock.now():
+            raise MLError(404, "not_found", f"Question {raw} not found")
+        if int(question.listing.seller.seller_id) != self._owner(caller).user_id:
+            raise _forbidden()
+        return question
+
+    async def _question(self, request: Request, caller: Caller | None) -> Response:
+        question = self._visible_question(request.path_params["question_id"], caller)
+        return _json(self.questions.render(question, self.clock.now()))
+
+    async def _answers(self, request: Request, caller: Caller | None) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            raise _bad_request("body is not valid JSON") from None
+        if not isinstance(body, dict) or "question_id" not in body:
+            raise _bad_request("question_id is required")
+        question = self._visible_question(str(body["question_id"]), caller)
+        return _json(self._answer(question, body.get("text")))
+
+    def _answer(self, question: BookQuestion, text: object) -> dict[str, Any]:
+        if not isinstance(text, str) or not text.strip():
+            raise _bad_request("text is required")
+        if len(text) > ANSWER_MAX_LENGTH:
+            raise _bad_request(f"text must have at most {ANSWER_MAX_LENGTH} characters")
+        now = self.clock.now()
+        with self._lock:
+            if self.questions.status_at(question, now) != "UNANSWERED":
+                raise MLError(400, "question_already_answered", "The question is not unanswered")
+            self.questions.answer(question, text, now)
+            rendered = self.questions.render(question, now)
+        self._notify_question(question, now, "answered")
+        return rendered
+
+    def _notify_question(self, question: BookQuestion, at: datetime, event: str) -> None:
+        # The emitter exists once the sandbox is built; a question never waits for it.
+        webhooks = getattr(self.sandbox, "webhooks", None)
+        if webhooks is not None:
+            seller = int(question.listing.seller.seller_id)
+            webhooks.notify_question(question.question_id, seller, at, event)
+
+    async def _sandbox_question(self, request: Request) -> Response:
+        """A buyer asks a question on an item right now."""
+        try:
+            body = await request.json()
+            listing = self._listing(str(body["item_id"]))
+            if listing is None:
+                raise ValueError(f"unknown item {body['item_id']}")
+            text = body.get("text") or "Tem pronta entrega?"
+            if not isinstance(text, str):
+                raise TypeError("text must be a string")
+            buyer = int(body.get("from_id") or 123_456_789)
+        except (ValueError, KeyError, TypeError) as exc:
+            return _bad_request(f"invalid question: {exc}").response()
+        now = self.clock.now()
+        with self._lock:
+            question = self.questions.ask(listing, text, buyer, now)
+            rendered = self.questions.render(question, now)
+        self._notify_question(question, now, "asked")
+        return _json(rendered, 201)
+
+    async def _sandbox_answer(self, request: Request) -> Response:
+        """The seller answers a question right now (as POST /answers would)."""
+        raw = request.path_params["question_id"]
+        question = self.questions.by_id.get(int(raw)) if raw.isdigit() else None
+        if question is None or question.asked_at > self.clock.now():
+            return MLError(404, "not_found", f"Question {raw} not found").response()
+        try:
+            body = await request.json() if await request.body() else {}
+            text = body.get("text", "Olá! Obrigado pela pergunta.")
+            return _json(self._answer(question, text))
+        except MLError as exc:
+            return exc.response()
+        except (ValueError, AttributeError):
+            return _bad_request("body must be a JSON object").response()
 
     # --- categories ----------------------------------------------------------------------
 

@@ -1,7 +1,23 @@
-"""Mercado Livre shapes of the World: the MLB category tree, items, orders and shipments.
+"""Mercado Livre shapes of the World: the MLB category tree, items, orders, shipments and
+their costs, Mercado Pago payments and buyers' questions.
 
 Package-private to the Mercado Livre simulator. Shapes follow the saved payloads in
-`shared/reference/payloads/mercadolivre/`; only the World decides the values.
+`shared/reference/payloads/mercadolivre/` and the documented examples in
+`synchub_pipelines_tests/fixtures/payloads/mercadolivre/`; the World decides the values,
+and what it does not hold is derived from ids with crc32, so it is stable for a seed:
+
+- items: per seller, the first active listings in crc32("review:<listing>") order are
+  `under_review` (sub_status waiting_for_patch), then `inactive` (held); an item with no
+  stock left is `paused` by ML (out_of_stock);
+- orders: `sale_fee` per unit (14 % classic, 19 % premium, rounded half up); one order in
+  eight (crc32("coupon:<order>") % 8 == 0) has an ML-funded coupon of R$5/10/15/20, at
+  most a third of the items; the buyer pays items − coupon + shipping; a cancelled or
+  returned sale's payment is refunded (its items amount);
+- shipments: the logistic type comes from the first line's listing, the handling deadline
+  is 24 or 48 h after payment; the seller pays the list shipping price less ML's 50 %
+  discount when the buyer paid no shipping, nothing otherwise, and a few delivered
+  packages carry a re-measurement compensation;
+- Mercado Pago releases the money 2 or 6 days after delivery (`money_release_status`).
 """
 
 from __future__ import annotations
@@ -63,14 +79,6 @@ ML_ORDER_STATUSES = frozenset(
         "invalid",
     }
 )
-_SHIPMENT_STATUS = {
-    "pending": "pending",
-    "paid": "ready_to_ship",
-    "shipped": "shipped",
-    "delivered": "delivered",
-    "returned": "delivered",
-    "cancelled": "cancelled",
-}
 _STATE_NAMES = {
     "SP": "São Paulo",
     "RJ": "Rio de Janeiro",
@@ -139,11 +147,15 @@ _BOOLEAN_VALUES = [
     {"id": "242084", "name": "Não", "metadata": {"value": False}},
     {"id": "242085", "name": "Sim", "metadata": {"value": True}},
 ]
-# The tags array of each (status tags, pack order?) pair, ready to splice into an order.
+# The tags array of each (status tags, pack order?, coupon?) triple, ready to splice into
+# an order.
 _TAGS_JSON = {
-    (tags, pack): json.dumps([*tags, "pack_order"] if pack else list(tags))
+    (tags, pack, coupon): json.dumps(
+        [*(["order_has_discount"] if coupon else []), *tags, *(["pack_order"] if pack else [])]
+    )
     for _, tags in _ORDER_STATUS.values()
     for pack in (False, True)
+    for coupon in (False, True)
 }
 # JSON string literal (quotes and escapes) of free text, by json's C encoder.
 _string = encode_basestring
@@ -184,6 +196,7 @@ def order_number_of_shipment(shipment: int) -> int:
 
 
 def listing_type(listing: Listing) -> str:
+    # Keep in step with `line_fee`, which reads the same rule off the order line.
     return "gold_pro" if listing.listing_number % 3 == 0 else "gold_special"
 
 
@@ -450,6 +463,21 @@ class CategoryTree:
         ]
 
 
+# The verdicts ML passes on some listings, in its own words (status, sub_status).
+_REVIEWS = (("under_review", ("waiting_for_patch",)), ("inactive", ("held",)))
+
+
+def _reviewed(world: World) -> dict[int, tuple[str, tuple[str, ...]]]:
+    """Per seller, the first active listings in a seeded shuffle get ML's verdicts."""
+    verdicts: dict[int, tuple[str, tuple[str, ...]]] = {}
+    for seller in world.sellers_of(MARKETPLACE):
+        active = [lst for lst in world.listings_of(seller) if lst.status == "active"]
+        active.sort(key=lambda lst: _crc(f"review:{lst.listing_number}"))
+        for listing, verdict in zip(active, _REVIEWS, strict=False):
+            verdicts[listing.listing_number] = verdict
+    return verdicts
+
+
 class Renderer:
     """Renders items, orders and shipments of the World's Mercado Livre sellers."""
 
@@ -479,6 +507,7 @@ class Renderer:
         self._lines: dict[OrderLine, str] = {}
         self.sold: dict[int, int] = {}
         self.item_updated: dict[int, datetime] = {}
+        self.reviewed = _reviewed(world)
 
     def count_sale(self, order: Order) -> None:
         if order.timeline[-1][0] == "cancelled":
@@ -489,6 +518,16 @@ class Renderer:
             )
 
     # --- items ---------------------------------------------------------------------------
+
+    def item_status(self, listing: Listing) -> tuple[str, list[str]]:
+        """ML's verdict on the item: a few are under review or inactive, and an item with
+        nothing left to sell is paused by ML itself (sub_status out_of_stock)."""
+        reviewed = self.reviewed.get(listing.listing_number)
+        if reviewed is not None:
+            return reviewed[0], list(reviewed[1])
+        if not any(v.available_quantity for v in listing.variations):
+            return "paused", ["out_of_stock"]
+        return listing.status, []
 
     def _gtin(self, variation: ListingVariation) -> str | None:
         # Sellers who left the SKU blank or stale did not fill the GTIN either: those
@@ -564,6 +603,7 @@ class Renderer:
             attributes += self._variation_attributes(first)
         updated = self.item_updated.get(number, listing.created_at)
         price = money(max(v.price for v in listing.variations))
+        status, sub_status = self.item_status(listing)
         return {
             "id": item_id(number),
             "site_id": SITE_ID,
@@ -600,7 +640,7 @@ class Renderer:
                 "dimensions": None,
                 "local_pick_up": False,
                 "free_shipping": max(v.price for v in listing.variations) >= 79,
-                "logistic_type": "cross_docking",
+                "logistic_type": logistic_type_of(number),
                 "store_pick_up": False,
             },
             "international_delivery_mode": "none",
@@ -616,8 +656,8 @@ class Renderer:
             "warnings": [],
             "listing_source": "",
             "variations": variations,
-            "status": listing.status,
-            "sub_status": [],
+            "status": status,
+            "sub_status": sub_status,
             "tags": ["good_quality_thumbnail", "immediate_payment", "cart_eligible"],
             "warranty": "Garantia do vendedor: 90 dias",
             "catalog_product_id": None,
@@ -690,19 +730,19 @@ class Renderer:
         number = order.order_number
         seller_id = int(order.seller.seller_id)
         buyer = order.buyer
-        total = order.total
+        money_ = order_money(order)
+        total = money_.items
         local_created = order.created_at.astimezone(tz)
         created = local_created.isoformat(timespec="milliseconds")
         expires = (local_created + timedelta(days=28)).isoformat(timespec="milliseconds")
         updated = iso_local(when, tz)
-        paid_total = money(total + order.shipping_cost)
         payments = closed = ""
         if paid_at is not None:
             paid = iso_local(paid_at, tz)
             closed = f'"{paid}"'
-            refunded = status == "cancelled"
+            refunded = status in {"cancelled", "returned"}
             payments = (
-                f'{{"id":{_PAYMENT_BASE + number - _ORDER_BASE},"order_id":{number},'
+                f'{{"id":{payment_id(number)},"order_id":{number},'
                 f'"payer_id":{buyer.buyer_id},"collector":{{"id":{seller_id}}},"card_id":null,'
                 f'"site_id":"{SITE_ID}","reason":{_string(order.lines[0].title)},'
                 '"payment_method_id":"pix","currency_id":"BRL","installments":1,'
@@ -711,29 +751,40 @@ class Renderer:
                 f'"status":"{"refunded" if refunded else "approved"}","status_code":null,'
                 f'"status_detail":"{"refunded" if refunded else "accredited"}",'
                 f'"transaction_amount":{money(total)},'
-                f'"shipping_cost":{money(order.shipping_cost)},"coupon_amount":0,'
-                f'"overpaid_amount":0,"total_paid_amount":{paid_total},'
+                f'"transaction_amount_refunded":{money(total) if refunded else 0},'
+                f'"taxes_amount":0,"shipping_cost":{money(order.shipping_cost)},'
+                f'"coupon_amount":{money(money_.coupon)},"overpaid_amount":0,'
+                f'"total_paid_amount":{money(money_.buyer_paid)},'
+                f'"marketplace_fee":{money(money_.fees)},'
                 '"installment_amount":null,"deferred_period":null,'
                 f'"date_approved":"{paid}","authorization_code":null,'
                 f'"transaction_order_id":null,"date_created":"{created}",'
                 f'"date_last_modified":"{updated if refunded else paid}"}}'
             )
         pack_id = _PACK_BASE + number if len(order.lines) > 1 else None
-        tag_list = _TAGS_JSON[(tags, pack_id is not None)]
+        tag_list = _TAGS_JSON[(tags, pack_id is not None, bool(money_.coupon))]
         mediations = (
             f'{{"id":{_MEDIATION_BASE + number % 1_000_000_000}}}' if status == "returned" else ""
         )
         fulfilled = "true" if status in {"shipped", "delivered", "returned"} else "null"
+        cancel_detail = "null"
+        if status == "cancelled":
+            cancel_detail = _cancel_detail(number, paid_at is not None, iso_local(when, tz))
         lines = ",".join(self._line_json(line) for line in order.lines)
+        # ML funds its coupons: the seller's side of the order (paid_amount) is the items and
+        # the buyer's shipping; the buyer's payment is net of the coupon.
         text = (
             f'{{"id":{number},"date_created":"{created}","date_closed":{closed or "null"},'
             f'"last_updated":"{updated}","manufacturing_ending_date":null,"comment":null,'
             f'"pack_id":{pack_id or "null"},"pickup_id":null,"fulfilled":{fulfilled},'
-            f'"total_amount":{money(total)},"paid_amount":{paid_total if closed else 0},'
-            f'"coupon":{{"id":null,"amount":0}},"expiration_date":"{expires}",'
+            f'"total_amount":{money(total)},'
+            f'"paid_amount":{money(total + order.shipping_cost) if closed else 0},'
+            f'"coupon":{{"id":{_COUPON_ID if money_.coupon else "null"},'
+            f'"amount":{money(money_.coupon)}}},"expiration_date":"{expires}",'
             f'"order_items":[{lines}],"currency_id":"{CURRENCY}","payments":[{payments}],'
             f'"shipping":{{"id":{shipment_id(number)}}},"status":"{ml_status}",'
-            f'"status_detail":null,"tags":{tag_list},"mediations":[{mediations}],'
+            f'"status_detail":null,"cancel_detail":{cancel_detail},"tags":{tag_list},'
+            f'"mediations":[{mediations}],'
             f'"buyer":{{"id":{buyer.buyer_id},"nickname":{_string(buyer.nickname)},'
             f'"first_name":{_string(buyer.first_name)},"last_name":{_string(buyer.last_name)}}},'
             f'"seller":{{"id":{seller_id}}},"taxes":{{"amount":null,"currency_id":null,"id":null}},'
@@ -741,36 +792,37 @@ class Renderer:
         )
         return text.encode()
 
+    # --- shipments -----------------------------------------------------------------------
+
+    def _logistics(self, order: Order) -> Logistics:
+        return logistics(order, self.variation_index[order.lines[0].variation_number][0])
+
     def shipment(self, order: Order, step: int) -> dict[str, Any]:
+        """The legacy shape (no `x-format-new` header): order id, mode and logistic type at
+        the top, `receiver_address`, `shipping_option`."""
         tz = ZoneInfo(order.seller.timezone)
-        status, when = order.timeline[step]
-        history = dict(order.timeline[: step + 1])
+        view = ShipmentView(order, step, self._logistics(order))
         state = order.buyer.state
+        handling = _local_or_none(view.handling_limit, tz)
         return {
             "id": shipment_id(order.order_number),
             "order_id": order.order_number,
             "mode": "me2",
-            "logistic_type": "cross_docking",
-            "status": _SHIPMENT_STATUS[status],
-            "substatus": None,
+            "logistic_type": view.logistics.logistic_type,
+            "status": view.status,
+            "substatus": view.substatus,
             "date_created": iso_local(order.created_at, tz),
-            "last_updated": iso_local(when, tz),
-            "status_history": {
-                "date_ready_to_ship": iso_local(history["paid"], tz) if "paid" in history else None,
-                "date_shipped": iso_local(history["shipped"], tz) if "shipped" in history else None,
-                "date_delivered": (
-                    iso_local(history["delivered"], tz) if "delivered" in history else None
-                ),
-                "date_cancelled": (
-                    iso_local(history["cancelled"], tz) if "cancelled" in history else None
-                ),
-            },
+            "last_updated": iso_local(view.when, tz),
+            "tracking_number": view.tracking_number,
+            "tracking_method": view.tracking_method,
+            "status_history": view.history(tz),
             "shipping_option": {
                 "id": 1000 + order.order_number % 7,
                 "name": "Normal",
                 "cost": money(order.shipping_cost),
-                "list_cost": money(order.shipping_cost),
+                "list_cost": money(shipping_costs(order, step).list_cost),
                 "currency_id": CURRENCY,
+                "estimated_handling_limit": {"date": handling} if handling else None,
             },
             "receiver_address": {
                 "city": {"name": order.buyer.city},
@@ -779,4 +831,537 @@ class Renderer:
             },
             "sender_id": int(order.seller.seller_id),
             "receiver_id": order.buyer.buyer_id,
+        }
+
+    def shipment_new(self, order: Order, step: int) -> dict[str, Any]:
+        """The documented new format (`x-format-new: true`): `logistic{}`, `origin{}`,
+        `destination{}`, `lead_time{}`; no order id since October 2025."""
+        tz = ZoneInfo(order.seller.timezone)
+        view = ShipmentView(order, step, self._logistics(order))
+        state = order.buyer.state
+        handling = _local_or_none(view.handling_limit, tz)
+        number = order.order_number
+        return {
+            "id": shipment_id(number),
+            "external_reference": None,
+            "status": view.status,
+            "substatus": view.substatus,
+            "date_created": iso_local(order.created_at, tz),
+            "last_updated": iso_local(view.when, tz),
+            "declared_value": money(order.total),
+            "dimensions": {"height": 12, "width": 20, "length": 30, "weight": 800},
+            "logistic": {
+                "direction": "forward",
+                "mode": "me2",
+                "type": view.logistics.logistic_type,
+            },
+            "source": {"site_id": SITE_ID, "market_place": "MELI", "application_id": None},
+            "tracking_number": view.tracking_number,
+            "tracking_method": view.tracking_method,
+            "origin": {
+                "type": "selling_address",
+                "sender_id": int(order.seller.seller_id),
+                "shipping_address": {
+                    "city": {"id": "BR-SP-44", "name": "São Paulo"},
+                    "state": {"id": "BR-SP", "name": "São Paulo"},
+                    "country": {"id": "BR", "name": "Brasil"},
+                },
+            },
+            "destination": {
+                "type": "buying_address",
+                "receiver_id": order.buyer.buyer_id,
+                "shipping_address": {
+                    "city": {"id": None, "name": order.buyer.city},
+                    "state": {"id": f"BR-{state}", "name": _STATE_NAMES.get(state, state)},
+                    "country": {"id": "BR", "name": "Brasil"},
+                },
+            },
+            "lead_time": {
+                "shipping_method": {"id": 100009, "name": "Normal", "type": "standard"},
+                "currency_id": CURRENCY,
+                "cost": money(order.shipping_cost),
+                "list_cost": money(shipping_costs(order, step).list_cost),
+                "estimated_handling_limit": {"date": handling} if handling else None,
+            },
+            "status_history": view.history(tz),
+            "tags": [],
+            "delay": [],
+        }
+
+    def shipment_costs(self, order: Order, step: int) -> dict[str, Any]:
+        costs = shipping_costs(order, step)
+        sender: dict[str, Any] = {
+            "user_id": int(order.seller.seller_id),
+            "cost": money(costs.sender),
+            "compensations": [],
+            "save": money(costs.save),
+            "discounts": [],
+        }
+        if costs.save:
+            sender["discounts"] = [
+                {
+                    "rate": float(SHIPPING_DISCOUNT),
+                    "type": "mandatory",
+                    "promoted_amount": money(costs.save),
+                }
+            ]
+        if costs.compensation:
+            sender["compensations"] = [
+                {
+                    "amount": money(costs.compensation),
+                    "reason": "incorrect_dimensions",
+                    "comment": "Incorrect package dimensions",
+                }
+            ]
+        return {
+            "gross_amount": money(costs.list_cost),
+            "receiver": {"user_id": order.buyer.buyer_id, "cost": money(costs.receiver)},
+            "senders": [sender],
+        }
+
+    def shipment_items(self, order: Order) -> list[dict[str, Any]]:
+        return [
+            {
+                "item_id": item_id(line.listing_number),
+                "variation_id": line.variation_number
+                if self.variation_index[line.variation_number][0].has_variations
+                else None,
+                "description": line.title,
+                "quantity": line.quantity,
+                "dimensions": None,
+                "order_id": order.order_number,
+            }
+            for line in order.lines
+        ]
+
+    # --- Mercado Pago ----------------------------------------------------------------------
+
+    def mp_payment(self, order: Order, now: datetime) -> dict[str, Any]:
+        """GET /v1/payments/{id} as Mercado Pago shows the order's payment at `now`."""
+        tz = ZoneInfo(order.seller.timezone)
+        steps = dict(step for step in order.timeline if step[1] <= now)
+        paid_at = steps["paid"]
+        money_ = order_money(order)
+        refunded_at = steps.get("cancelled") or steps.get("returned")
+        released_at = money_release(order, steps.get("delivered"))
+        released = released_at is not None and released_at <= now
+        last = max(w for w in (paid_at, refunded_at, released_at if released else None) if w)
+        fees = Decimal(0) if refunded_at else money_.fees
+        refunds = []
+        if refunded_at is not None:
+            refunds = [
+                {
+                    "id": payment_id(order.order_number) + 7_000_000_000,
+                    "payment_id": payment_id(order.order_number),
+                    "amount": money(money_.items),
+                    "status": "approved",
+                    "date_created": iso_local(refunded_at, tz),
+                }
+            ]
+        return {
+            "id": payment_id(order.order_number),
+            "date_created": iso_local(paid_at, tz),
+            "date_approved": iso_local(paid_at, tz),
+            "date_last_updated": iso_local(last, tz),
+            "date_of_expiration": None,
+            "money_release_date": _local_or_none(released_at, tz),
+            "money_release_status": "released" if released else "pending",
+            "money_release_schema": None,
+            "operation_type": "regular_payment",
+            "issuer_id": None,
+            "payment_method_id": "pix",
+            "payment_type_id": "bank_transfer",
+            "status": "refunded" if refunded_at else "approved",
+            "status_detail": "refunded" if refunded_at else "accredited",
+            "currency_id": CURRENCY,
+            "description": order.lines[0].title,
+            "live_mode": True,
+            "collector_id": int(order.seller.seller_id),
+            "order": {"id": str(order.order_number), "type": "mercadolibre"},
+            "external_reference": None,
+            "transaction_amount": money(money_.items),
+            "transaction_amount_refunded": money(money_.items) if refunded_at else 0,
+            "coupon_amount": money(money_.coupon),
+            "shipping_amount": money(order.shipping_cost),
+            "taxes_amount": 0,
+            "installments": 1,
+            "transaction_details": {
+                "net_received_amount": money(money_.items - fees),
+                "total_paid_amount": money(money_.buyer_paid),
+                "overpaid_amount": 0,
+                "installment_amount": money(money_.buyer_paid),
+                "external_resource_url": None,
+                "financial_institution": None,
+            },
+            "fee_details": [
+                {"amount": money(fees), "fee_payer": "collector", "type": "application_fee"}
+            ]
+            if fees
+            else [],
+            "captured": True,
+            "refunds": refunds,
+        }
+
+
+# --- money, logistics and settlement derived from the World's order ---------------------------
+
+_COUPON_ID = 90_000_001
+_COUPONS = (Decimal(5), Decimal(10), Decimal(15), Decimal(20))
+# Share of the list shipping price ML takes off the seller's free shipping (a "mandatory"
+# discount, as in the compensations page's example).
+SHIPPING_DISCOUNT = Decimal("0.5")
+# Mercado Pago makes the money available 2 days after delivery (reputation, new product)
+# or 6 days after (otherwise); the sandbox draws one per order.
+RELEASE_DAYS = (2, 6)
+HANDLING_HOURS = (24, 48)
+_LOGISTIC_TYPES = (
+    "fulfillment",
+    "fulfillment",
+    "drop_off",
+    "drop_off",
+    "drop_off",
+    "xd_drop_off",
+    "xd_drop_off",
+    "cross_docking",
+    "cross_docking",
+    "self_service",
+)
+_CARRIERS = {
+    "fulfillment": "Mercado Envios Full",
+    "drop_off": "Correios",
+    "xd_drop_off": "Mercado Envios Places",
+    "cross_docking": "Mercado Envios Coleta",
+    "self_service": "Mercado Envios Flex",
+}
+_CANCEL_REASONS = (
+    ("buyer", "cancel_purchase_by_buyer", "Comprador se arrependeu"),
+    ("seller", "out_of_stock", "Vendedor sem estoque"),
+    ("buyer", "payment_not_approved", "Pagamento não aprovado"),
+)
+
+
+def _crc(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
+def payment_id(order_number: int) -> int:
+    return _PAYMENT_BASE + order_number - _ORDER_BASE
+
+
+def order_number_of_payment(payment: int) -> int:
+    return payment - _PAYMENT_BASE + _ORDER_BASE
+
+
+@dataclass(frozen=True)
+class OrderMoney:
+    """The money of an order, exactly as ML's order and payment state it."""
+
+    items: Decimal  # Σ unit_price × quantity
+    coupon: Decimal  # coupon.amount (funded by ML)
+    buyer_paid: Decimal  # total_paid_amount: items − coupon + shipping
+    fees: Decimal  # Σ sale_fee × quantity
+
+
+@functools.lru_cache(maxsize=65_536)
+def _coupon(order_number: int, items: Decimal) -> Decimal:
+    """One order in eight carries an ML coupon of R$5–20, never over a third of the items."""
+    draw = _crc(f"coupon:{order_number}")
+    if draw % 8:
+        return Decimal(0)
+    cap = (items / 3).quantize(Decimal("0.01"))
+    return min(_COUPONS[draw // 8 % len(_COUPONS)], cap)
+
+
+def order_money(order: Order) -> OrderMoney:
+    items = order.total
+    coupon = _coupon(order.order_number, items)
+    fees = Decimal(0)
+    for line in order.lines:
+        fees += line_fee(line)
+    return OrderMoney(items, coupon, items - coupon + order.shipping_cost, fees)
+
+
+def line_fee(line: OrderLine) -> Decimal:
+    """sale_fee is per unit: the line pays it once per unit sold."""
+    kind = "gold_pro" if line.listing_number % 3 == 0 else "gold_special"
+    return sale_fee(line.unit_price, kind) * line.quantity
+
+
+@dataclass(frozen=True)
+class Logistics:
+    logistic_type: str
+    carrier: str
+    handling_hours: int
+    release_days: int
+
+
+def logistic_type_of(listing_number: int) -> str:
+    """How a listing ships: some in ML's warehouses (Full), the rest by the seller."""
+    return _LOGISTIC_TYPES[_crc(f"logistic:{listing_number}") % len(_LOGISTIC_TYPES)]
+
+
+def logistics(order: Order, listing: Listing) -> Logistics:
+    kind = logistic_type_of(listing.listing_number)
+    draw = _crc(f"shipment:{order.order_number}")
+    return Logistics(
+        logistic_type=kind,
+        carrier=_CARRIERS[kind],
+        handling_hours=HANDLING_HOURS[draw % 2],
+        release_days=RELEASE_DAYS[draw // 2 % 2],
+    )
+
+
+def money_release(order: Order, delivered_at: datetime | None) -> datetime | None:
+    if delivered_at is None:
+        return None
+    days = RELEASE_DAYS[_crc(f"shipment:{order.order_number}") // 2 % 2]
+    return delivered_at + timedelta(days=days)
+
+
+def tracking_number(order: Order, kind: str) -> str:
+    draw = _crc(f"tracking:{order.order_number}")
+    if kind == "drop_off":
+        letters = "".join(chr(65 + (draw >> shift) % 26) for shift in (0, 5))
+        return f"{letters}{order.order_number % 1_000_000_000:09d}BR"
+    return f"4{(order.order_number * 7919 + draw) % 10**10:010d}"
+
+
+@dataclass(frozen=True)
+class ShippingCosts:
+    list_cost: Decimal  # gross_amount: the list price of the shipping
+    receiver: Decimal  # what the buyer paid for it
+    sender: Decimal  # what the seller pays, after ML's discount
+    save: Decimal  # ML's discount to the seller
+    compensation: Decimal  # carrier re-measured the package: charged to the seller
+
+
+def shipping_costs(order: Order, step: int) -> ShippingCosts:
+    """/shipments/{id}/costs for the step in force: gross = receiver + sender + save."""
+    reached = {status for status, _ in order.timeline[: step + 1]}
+    if order.shipping_cost > 0:
+        return ShippingCosts(
+            order.shipping_cost, order.shipping_cost, Decimal(0), Decimal(0), Decimal(0)
+        )
+    draw = _crc(f"list:{order.order_number}")
+    list_cost = Decimal(1890 + draw % 2600) / 100
+    if "cancelled" in reached and "shipped" not in reached:
+        # A label cancelled before the carrier took the package costs nothing.
+        return ShippingCosts(list_cost, Decimal(0), Decimal(0), Decimal(0), Decimal(0))
+    save = (list_cost * SHIPPING_DISCOUNT).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    compensation = Decimal(0)
+    if "delivered" in reached and draw % 23 == 0:
+        compensation = Decimal(500 + draw // 23 % 1500) / 100
+    return ShippingCosts(list_cost, Decimal(0), list_cost - save, save, compensation)
+
+
+def _local_or_none(moment: datetime | None, tz: ZoneInfo) -> str | None:
+    return None if moment is None else iso_local(moment, tz)
+
+
+def _cancel_detail(number: int, paid: bool, when: str) -> str:
+    requested_by, code, description = _CANCEL_REASONS[
+        (0 if paid else 2) if _crc(f"cancel:{number}") % 3 else 1
+    ]
+    return dumps(
+        {
+            "group": "respondent" if requested_by == "buyer" else "seller",
+            "code": code,
+            "description": description,
+            "requested_by": requested_by,
+            "date": when,
+            "application_id": None,
+        }
+    ).decode()
+
+
+# World status → (ML shipment status, substatus) while that step is in force. A return is
+# a claim on a delivered package: the forward shipment stays delivered, with the return date.
+_SHIPMENT_STEP = {
+    "pending": ("pending", None),
+    "paid": ("ready_to_ship", "ready_to_print"),
+    "shipped": ("shipped", None),
+    "delivered": ("delivered", None),
+    "returned": ("delivered", None),
+    "cancelled": ("cancelled", None),
+}
+
+
+class ShipmentView:
+    """What an order's shipment shows while `order.timeline[step]` is in force."""
+
+    def __init__(self, order: Order, step: int, logistics: Logistics) -> None:
+        self.order = order
+        self.logistics = logistics
+        status, self.when = order.timeline[step]
+        self.steps = dict(order.timeline[: step + 1])
+        self.status, self.substatus = _SHIPMENT_STEP[status]
+        if status == "paid" and logistics.logistic_type == "fulfillment":
+            self.substatus = "in_warehouse"
+        paid = self.steps.get("paid")
+        self.handling_limit = (
+            paid + timedelta(hours=logistics.handling_hours) if paid is not None else None
+        )
+        # A label exists once paid, unless the sale was undone before the carrier took it.
+        labelled = "shipped" in self.steps or (paid is not None and "cancelled" not in self.steps)
+        self.tracking_number = tracking_number(order, logistics.logistic_type) if labelled else None
+        self.tracking_method = logistics.carrier if labelled else None
+
+    def history(self, tz: ZoneInfo) -> dict[str, str | None]:
+        def at(status: str) -> str | None:
+            moment = self.steps.get(status)
+            return None if moment is None else iso_local(moment, tz)
+
+        return {
+            "date_handling": at("paid"),
+            "date_ready_to_ship": at("paid"),
+            "date_shipped": at("shipped"),
+            "date_first_visit": None,
+            "date_delivered": at("delivered"),
+            "date_not_delivered": None,
+            "date_returned": at("returned"),
+            "date_cancelled": at("cancelled"),
+        }
+
+
+# --- questions -------------------------------------------------------------------------------
+
+_QUESTION_BASE = 13_000_000_000
+_QUESTION_TEXTS = (
+    "Tem pronta entrega?",
+    "Qual o prazo de entrega para o meu CEP?",
+    "Vem com nota fiscal?",
+    "Qual é o material?",
+    "Tem em outra cor?",
+    "É original?",
+    "Serve para presente? Vem na caixa?",
+    "Qual a garantia?",
+)
+_ANSWER_TEXTS = (
+    "Olá! Sim, temos pronta entrega. Obrigado pela pergunta!",
+    "Olá, enviamos com nota fiscal. Qualquer dúvida estamos à disposição.",
+    "Bom dia! O prazo aparece no anúncio ao informar o seu CEP.",
+    "Olá! Temos sim, confira as variações do anúncio.",
+    "Olá! A garantia é de 90 dias contra defeitos de fabricação.",
+)
+# How a generated question ends, by share of 100: most get an answer, some wait, a few are
+# moderated (the question or the answer banned, the question held for review, deleted).
+_QUESTION_PLANS = (
+    (58, "answered"),
+    (80, "unanswered"),
+    (85, "answer_banned"),
+    (90, "banned"),
+    (95, "under_review"),
+    (100, "deleted"),
+)
+# Seller response times: minutes, hours, most of a day, a few days.
+_ANSWER_DELAYS = ((5, 60), (60, 360), (360, 1440), (1440, 4320))
+
+
+@dataclass
+class BookQuestion:
+    question_id: int
+    listing: Listing
+    asked_at: datetime
+    buyer_id: int
+    text: str
+    plan: str
+    answered_at: datetime | None = None
+    answer_text: str | None = None
+
+
+def _plan(draw: int) -> str:
+    share = draw % 100
+    return next(plan for upper, plan in _QUESTION_PLANS if share < upper)
+
+
+class QuestionBook:
+    """Buyers' questions on the World's Mercado Livre listings, from the World's history
+    (deterministic for a seed) plus the ones asked and answered while the sandbox runs."""
+
+    def __init__(self, world: World) -> None:
+        self.by_id: dict[int, BookQuestion] = {}
+        span = max(1, world.size.days) * 24 * 60
+        number = _QUESTION_BASE
+        for listing in sorted(world.listings, key=lambda lst: lst.listing_number):
+            if listing.seller.marketplace != MARKETPLACE:
+                continue
+            for index in range(_crc(f"{world.seed}:questions:{listing.listing_number}") % 7):
+                draw = _crc(f"{world.seed}:question:{listing.listing_number}:{index}")
+                number += 1
+                asked = world.anchor - timedelta(minutes=draw % span, seconds=draw % 60)
+                question = BookQuestion(
+                    question_id=number,
+                    listing=listing,
+                    asked_at=asked,
+                    buyer_id=100_000_000 + draw % 900_000_000,
+                    text=_QUESTION_TEXTS[draw // 7 % len(_QUESTION_TEXTS)],
+                    plan=_plan(draw // 11),
+                )
+                if question.plan in {"answered", "answer_banned"}:
+                    low, high = _ANSWER_DELAYS[draw // 13 % len(_ANSWER_DELAYS)]
+                    delay = timedelta(minutes=low + draw // 17 % (high - low))
+                    question.answered_at = asked + delay
+                    question.answer_text = (
+                        _ANSWER_TEXTS[draw // 19 % len(_ANSWER_TEXTS)]
+                        if question.plan == "answered"
+                        else ""
+                    )
+                self.by_id[number] = question
+        self.next_id = number + 1
+
+    def of_seller(self, seller_id: int, now: datetime) -> list[BookQuestion]:
+        return [
+            q
+            for q in self.by_id.values()
+            if int(q.listing.seller.seller_id) == seller_id and q.asked_at <= now
+        ]
+
+    def ask(self, listing: Listing, text: str, buyer_id: int, now: datetime) -> BookQuestion:
+        question = BookQuestion(self.next_id, listing, now, buyer_id, text, "unanswered")
+        self.by_id[question.question_id] = question
+        self.next_id += 1
+        return question
+
+    @staticmethod
+    def answer(question: BookQuestion, text: str, now: datetime) -> None:
+        question.plan = "answered"
+        question.answered_at = now
+        question.answer_text = text
+
+    @staticmethod
+    def status_at(question: BookQuestion, now: datetime) -> str:
+        plan = question.plan
+        answered = question.answered_at is not None and question.answered_at <= now
+        if plan in {"answered", "answer_banned"}:
+            return "ANSWERED" if answered else "UNANSWERED"
+        return {
+            "unanswered": "UNANSWERED",
+            "banned": "BANNED",
+            "under_review": "UNDER_REVIEW",
+            "deleted": "DELETED",
+        }[plan]
+
+    def render(self, question: BookQuestion, now: datetime) -> dict[str, Any]:
+        """A question as `api_version=4` shows it (the official example's fields)."""
+        tz = ZoneInfo(question.listing.seller.timezone)
+        status = self.status_at(question, now)
+        answer = None
+        if status == "ANSWERED" and question.answered_at is not None:
+            answer = {
+                "text": question.answer_text or "",
+                "status": "BANNED" if question.plan == "answer_banned" else "ACTIVE",
+                "date_created": iso_local(question.answered_at, tz),
+            }
+        return {
+            "date_created": iso_local(question.asked_at, tz),
+            "item_id": item_id(question.listing.listing_number),
+            "seller_id": int(question.listing.seller.seller_id),
+            "status": status,
+            "text": "" if status == "BANNED" else question.text,
+            "id": question.question_id,
+            "deleted_from_listing": question.plan == "deleted",
+            "hold": question.plan == "under_review",
+            "suspected_spam": False,
+            "answer": answer,
+            "from": {"id": question.buyer_id},
         }

@@ -7,7 +7,10 @@ marketplace would send to `{url}/webhooks/<marketplace>`:
 
 - Mercado Livre: an unsigned `orders_v2` notice `{_id, resource:"/orders/<id>", user_id,
   topic, application_id, attempts, sent, received}`; a retry carries the same `_id` with
-  `attempts` counted up, as ML's own retries do.
+  `attempts` counted up, as ML's own retries do. When an order ships or is delivered, a
+  `shipments` notice for `/shipments/<id>` follows it; a question asked or answered at
+  runtime (`/_sandbox/questions`, `POST /answers`) sends a `questions` notice for
+  `/questions/<id>`.
 - Shopee: push code 3 `{shop_id, code, timestamp, data{ordersn, status, update_time}}`,
   `Authorization: hex HMAC-SHA256(partner_key, callback_url + "|" + body)` where the
   callback URL is exactly the URL posted to.
@@ -64,9 +67,15 @@ from synchub_pipelines.sandbox import mercadolivre as ml_sandbox
 from synchub_pipelines.sandbox import shopee as shopee_sandbox
 from synchub_pipelines.sandbox import tiktok as tiktok_sandbox
 from synchub_pipelines.sandbox.bling_render import pedido_summary
-from synchub_pipelines.sandbox.shopee_render import SHOPEE_STATUS, order_sn
+from synchub_pipelines.sandbox.mercadolivre_render import shipment_id as ml_shipment_id
+from synchub_pipelines.sandbox.shopee_render import (
+    SHOPEE_STATUS,
+    order_sn,
+    packages_of,
+    tracking_number,
+)
 from synchub_pipelines.sandbox.tiktok_render import OrderSteps, order_id
-from synchub_pipelines.sandbox.world import Order, OrderChange
+from synchub_pipelines.sandbox.world import Order, OrderChange, Seller
 
 if TYPE_CHECKING:
     from synchub_pipelines.sandbox.server import Sandbox
@@ -182,6 +191,11 @@ def bling_company_id(seed: int) -> str:
     return hashlib.sha256(f"{seed}:bling-company".encode()).hexdigest()[:32]
 
 
+def _same_bytes(body: bytes) -> Callable[[int, datetime], bytes]:
+    """A render that sends the same bytes on every attempt (Shopee's pushes carry no id)."""
+    return lambda attempt, sent: body
+
+
 class Notifier:
     """Turns World order changes into each marketplace's notification."""
 
@@ -197,7 +211,7 @@ class Notifier:
         order = change.order
         key = f"{order.order_number}:{change.step}:{change.status}"
         return [
-            dataclasses.replace(o, change_key=f"{o.marketplace}:{key}")
+            dataclasses.replace(o, change_key=f"{o.marketplace}:{o.change_key}{key}")
             for o in self._outgoing(change, marketplaces)
         ]
 
@@ -213,6 +227,10 @@ class Notifier:
             }.get(own)
             if build is not None:
                 found.append(build(change))
+            if own == "mercadolivre" and change.status in {"shipped", "delivered"}:
+                found.append(self._mercadolivre_shipment(change))
+            if own == "shopee" and change.status == "shipped":
+                found.extend(self._shopee_tracking(change))
         if "bling" in marketplaces and "bling" in self.sandbox.simulators:
             bling = self._bling(change)
             if bling is not None:
@@ -221,14 +239,65 @@ class Notifier:
 
     def _mercadolivre(self, change: OrderChange) -> Outgoing:
         order = change.order
-        digest = self._digest("mercadolivre", order.order_number, change.step, change.status)
+        return self._ml_notice(
+            "orders_v2",
+            f"/orders/{order.order_number}",
+            order.seller,
+            str(order.order_number),
+            change.status,
+            change.at,
+            (order.order_number, change.step, change.status),
+        )
+
+    def _mercadolivre_shipment(self, change: OrderChange) -> Outgoing:
+        order = change.order
+        shipment = ml_shipment_id(order.order_number)
+        notice = self._ml_notice(
+            "shipments",
+            f"/shipments/{shipment}",
+            order.seller,
+            str(shipment),
+            change.status,
+            change.at,
+            ("shipments", order.order_number, change.step, change.status),
+        )
+        return dataclasses.replace(notice, change_key="shipments:")
+
+    def mercadolivre_question(
+        self, question_id: int, seller: Seller, event: str, at: datetime
+    ) -> Outgoing:
+        notice = self._ml_notice(
+            "questions",
+            f"/questions/{question_id}",
+            seller,
+            str(question_id),
+            event,
+            at,
+            ("questions", question_id, event),
+        )
+        return dataclasses.replace(
+            notice, change_key=f"mercadolivre:questions:{question_id}:{event}"
+        )
+
+    def _ml_notice(
+        self,
+        topic: str,
+        resource: str,
+        seller: Seller,
+        resource_id: str,
+        status: str,
+        at: datetime,
+        key: tuple[object, ...],
+    ) -> Outgoing:
+        """ML's thin notice: the receiver fetches `resource` itself."""
+        digest = self._digest("mercadolivre", *key)
         event_id = str(uuid.UUID(bytes=digest[:16], version=4))
-        received = _iso_millis(change.at)
+        received = _iso_millis(at)
         base = {
             "_id": event_id,
-            "resource": f"/orders/{order.order_number}",
-            "user_id": int(order.seller.seller_id),
-            "topic": "orders_v2",
+            "resource": resource,
+            "user_id": int(seller.seller_id),
+            "topic": topic,
             "application_id": int(ml_sandbox.APP_ID),
         }
 
@@ -237,15 +306,7 @@ class Notifier:
                 {**base, "attempts": attempt, "sent": _iso_millis(sent), "received": received}
             )
 
-        return Outgoing(
-            "mercadolivre",
-            event_id,
-            order.seller.store_id,
-            str(order.order_number),
-            change.status,
-            change.at,
-            render,
-        )
+        return Outgoing("mercadolivre", event_id, seller.store_id, resource_id, status, at, render)
 
     def _shopee(self, change: OrderChange) -> Outgoing:
         order = change.order
@@ -274,6 +335,39 @@ class Notifier:
             change.at,
             lambda attempt, sent: body,
         )
+
+    def _shopee_tracking(self, change: OrderChange) -> list[Outgoing]:
+        """Push code 4 (TrackingNo), one per package once it has its tracking number. Its
+        field names are the ones integrators use (Shopee's page for it was not at hand)."""
+        order = change.order
+        sn = order_sn(order)
+        moment = int(change.at.timestamp())
+        found = []
+        for package in packages_of(order):
+            body = _dumps(
+                {
+                    "shop_id": int(order.seller.seller_id),
+                    "code": 4,
+                    "timestamp": moment,
+                    "data": {
+                        "ordersn": sn,
+                        "package_number": package.number,
+                        "tracking_no": tracking_number(order, package),
+                    },
+                }
+            )
+            found.append(
+                Outgoing(
+                    "shopee",
+                    hashlib.sha256(body).hexdigest(),
+                    order.seller.store_id,
+                    sn,
+                    change.status,
+                    change.at,
+                    _same_bytes(body),
+                )
+            )
+        return found
 
     def _tiktok(self, change: OrderChange) -> Outgoing:
         order = change.order
@@ -431,6 +525,23 @@ class WebhookEmitter:
             return
         for outgoing in self.notifier.outgoing(change, settings.marketplaces):
             self._queue(loop, outgoing)
+
+    def notify_question(self, question_id: int, seller_id: int, at: datetime, event: str) -> None:
+        """Queue ML's `questions` notice for a question asked or answered at runtime."""
+        settings = self._settings
+        loop = self._loop
+        if not settings.url or loop is None or "mercadolivre" not in settings.marketplaces:
+            return
+        seller = next(
+            (
+                s
+                for s in self.sandbox.world.sellers_of("mercadolivre")
+                if s.seller_id == str(seller_id)
+            ),
+            None,
+        )
+        if seller is not None:
+            self._queue(loop, self.notifier.mercadolivre_question(question_id, seller, event, at))
 
     def _queue(self, loop: asyncio.AbstractEventLoop, outgoing: Outgoing) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ from synchub_pipelines.marketplaces.errors import InvalidRequestError
 from synchub_pipelines.marketplaces.http import HttpSettings
 from synchub_pipelines.marketplaces.mercadolivre import MercadoLivreApp, MercadoLivreClient
 from synchub_pipelines.marketplaces.tokens import MemoryTokenStore, TokenManager, TokenSet
-from synchub_pipelines.models import Listing, Order, Store
+from synchub_pipelines.models import Listing, ListingStatus, Order, Store
 from synchub_pipelines.sandbox import mercadolivre as ml_sandbox
 from synchub_pipelines.sandbox.server import RunningSandbox
 from synchub_pipelines.sandbox.world import Order as WorldOrder
@@ -35,6 +35,7 @@ from synchub_pipelines.warehouse.credentials import SqlTokenStore
 from synchub_pipelines.warehouse.engine import engine_for
 from synchub_pipelines.warehouse.migrate import migrate
 from synchub_pipelines_tests.conftest import ANCHOR
+from synchub_pipelines_tests.sandbox.test_mercadolivre_contract import expected_item_status
 
 SP = ZoneInfo("America/Sao_Paulo")
 SALT = "test-salt"
@@ -126,15 +127,25 @@ def ml(sandbox: RunningSandbox) -> Iterator[Connected]:
     connected.client.close()
 
 
+# ML's item status → the canonical one (docs/orders.md).
+LISTING_STATUS = {
+    "active": ListingStatus.ACTIVE,
+    "paused": ListingStatus.PAUSED,
+    "under_review": ListingStatus.UNDER_REVIEW,
+    "inactive": ListingStatus.SUPPRESSED,
+}
+
+
 def world_variations(running: RunningSandbox, seller: Seller) -> dict[tuple[str, str], object]:
     out = {}
     for listing in running.sandbox.world.listings_of(seller):
+        status = expected_item_status(running.sandbox, listing)
         for variation in listing.variations:
             key = (
                 f"MLB{listing.listing_number}",
                 str(variation.variation_number) if listing.has_variations else "",
             )
-            out[key] = (variation.sku, variation.available_quantity, listing.status)
+            out[key] = (variation.sku, variation.available_quantity, status)
     return out
 
 
@@ -205,11 +216,14 @@ def test_iter_listings_returns_every_variation(
     assert len(keys) == len(set(keys)), "no listing twice"
     assert set(keys) == set(expected)
     for listing in listings:
-        sku, quantity, status = expected[(listing.listing_id, listing.variation_id)]  # type: ignore[misc]
+        sku, quantity, (raw, sub_status) = expected[(listing.listing_id, listing.variation_id)]  # type: ignore[misc]
         assert listing.store_id == ml.store.store_id
         assert listing.seller_sku == sku
         assert listing.available_quantity == quantity
-        assert listing.status == status
+        assert (listing.status, listing.raw_status) == (LISTING_STATUS[raw], raw)
+        assert listing.status_reason == (",".join(sub_status) or None)
+    reasons = {x.raw_status: x.status_reason for x in listings if x.status_reason}
+    assert reasons.get("under_review") == "waiting_for_patch"  # ML's verdict, with its reason
     assert ("items.scan" in operations) is scan
     if scan:
         assert operations.count("items.scan") > 2  # several scroll pages, then the empty one

@@ -20,7 +20,7 @@ from synchub_pipelines.marketplaces.mercadolivre import (
     parse_items,
     parse_orders,
 )
-from synchub_pipelines.models import Listing, OrderStatus, Store
+from synchub_pipelines.models import Listing, ListingStatus, OrderStatus, Store
 from synchub_pipelines_tests.conftest import PAYLOADS
 
 ML = PAYLOADS / "mercadolivre"
@@ -63,7 +63,7 @@ def test_order_doc_example_maps_to_the_canonical_order(order_doc: dict[str, Any]
     assert item.fee == Decimal(12)
 
     assert order.items_amount == Decimal(50)
-    assert order.shipping_cost == Decimal(0)  # the approved payment's shipping_cost
+    assert order.shipping_paid_by_buyer == Decimal(0)  # the approved payment's shipping_cost
     assert order.fee_amount == Decimal(12)
     assert order.total_amount == Decimal(50)
 
@@ -146,7 +146,9 @@ def test_item_fixture_parses_to_one_listing_without_variations() -> None:
             title="Casa En Venta En Springfield Calle Falsa 123",
             seller_sku=None,
             gtin=None,
-            status="active",
+            status=ListingStatus.ACTIVE,
+            raw_status="active",
+            status_reason=None,
             price=Decimal(15000),
             currency="ARS",
             available_quantity=1,

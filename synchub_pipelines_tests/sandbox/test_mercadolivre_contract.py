@@ -7,6 +7,8 @@ through the simulator's own rendering helpers.
 from __future__ import annotations
 
 import re
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -41,6 +43,46 @@ EXPECTED_STATUS = {
     "cancelled": ("cancelled", {"not_delivered"}),
     "returned": ("paid", {"paid", "delivered"}),
 }
+
+
+# ML's verdicts on listings, as the simulator documents them: per seller, the first active
+# listings in crc32("review:<listing number>") order are under review, then inactive; an
+# item with nothing left to sell is paused by ML (sub_status out_of_stock).
+REVIEWS = (("under_review", ["waiting_for_patch"]), ("inactive", ["held"]))
+# One order in eight carries an ML coupon of R$5/10/15/20 (by crc32("coupon:<number>")),
+# capped at a third of the items.
+COUPONS = (Decimal(5), Decimal(10), Decimal(15), Decimal(20))
+FEE_RATES = {"gold_special": Decimal("0.14"), "gold_pro": Decimal("0.19")}
+
+
+def expected_item_status(sandbox: Sandbox, listing: Listing) -> tuple[str, list[str]]:
+    active = sorted(
+        (
+            lst
+            for lst in world_listings(sandbox, int(listing.seller.seller_id))
+            if lst.status == "active"
+        ),
+        key=lambda lst: zlib.crc32(f"review:{lst.listing_number}".encode()),
+    )
+    for reviewed, (status, sub_status) in zip(active, REVIEWS, strict=False):
+        if reviewed is listing:
+            return status, sub_status
+    if not any(v.available_quantity for v in listing.variations):
+        return "paused", ["out_of_stock"]
+    return listing.status, []
+
+
+def expected_coupon(order: Order) -> Decimal:
+    draw = zlib.crc32(f"coupon:{order.order_number}".encode())
+    if draw % 8:
+        return Decimal(0)
+    items = sum((line.unit_price * line.quantity for line in order.lines), Decimal(0))
+    return min(COUPONS[draw // 8 % 4], (items / 3).quantize(Decimal("0.01")))
+
+
+def expected_line_fee(listing_number: int, unit_price: Decimal, quantity: int) -> Decimal:
+    rate = FEE_RATES["gold_pro" if listing_number % 3 == 0 else "gold_special"]
+    return (unit_price * rate).quantize(Decimal("0.01"), ROUND_HALF_UP) * quantity
 
 
 def set_clock(sandbox: Sandbox, moment: datetime) -> None:
@@ -306,8 +348,9 @@ def test_items_search_pages_by_offset_up_to_1000(
     active_expected = [
         f"MLB{lst.listing_number}"
         for lst in world_listings(sandbox, sellers[0])
-        if lst.status == "active"
+        if expected_item_status(sandbox, lst)[0] == "active"
     ]
+    assert len(active_expected) < len(expected)  # some are not active
     assert sorted(active["results"]) == sorted(active_expected)
 
     beyond = client.get(path, headers=bearer(tokens), params={"offset": 990, "limit": 20})
@@ -374,7 +417,7 @@ def test_item_shape_follows_the_world(
         assert item["seller_id"] == sellers[0]
         assert item["currency_id"] == "BRL"
         assert item["title"] == listing.title
-        assert item["status"] == listing.status
+        assert [item["status"], item["sub_status"]] == list(expected_item_status(sandbox, listing))
         assert item["category_id"].startswith("MLB")
         assert item["listing_type_id"] in {"gold_special", "gold_pro"}
         assert item["permalink"].startswith("https://")
@@ -568,7 +611,10 @@ def check_order(order: dict[str, Any], world: Order, now: datetime) -> None:
     status, since = world.status_at(now)
     ml_status, tags = EXPECTED_STATUS[status]
     assert order["status"] == ml_status, (world.order_number, status)
-    assert set(order["tags"]) - {"pack_order"} == tags
+    coupon = expected_coupon(world)
+    discount_tag = {"order_has_discount"} if coupon else set()
+    assert set(order["tags"]) - {"pack_order"} == tags | discount_tag
+    assert Decimal(str(order["coupon"]["amount"])) == coupon
     assert order["last_updated"] == since.astimezone(SP).isoformat(timespec="milliseconds")
     assert LOCAL_ISO.match(order["date_created"])
     assert datetime.fromisoformat(order["date_created"]) == world.created_at
@@ -578,7 +624,29 @@ def check_order(order: dict[str, Any], world: Order, now: datetime) -> None:
     if status == "pending" or (status == "cancelled" and len(world.timeline) == 2):
         assert order["payments"] == []
     else:
-        assert order["payments"][0]["order_id"] == world.order_number
+        (payment,) = order["payments"]
+        assert payment["order_id"] == world.order_number
+        items = sum((line.unit_price * line.quantity for line in world.lines), Decimal(0))
+        # ML's money adds up: the buyer paid the items less the coupon plus shipping.
+        assert Decimal(str(payment["transaction_amount"])) == items
+        assert Decimal(str(payment["coupon_amount"])) == coupon
+        assert Decimal(str(payment["shipping_cost"])) == world.shipping_cost
+        paid = items - coupon + world.shipping_cost
+        assert Decimal(str(payment["total_paid_amount"])) == paid
+        undone = status in {"cancelled", "returned"}
+        assert payment["status"] == ("refunded" if undone else "approved")
+        refunded = Decimal(str(payment["transaction_amount_refunded"]))
+        assert refunded == (items if undone else 0)
+        fees = sum(
+            (expected_line_fee(x.listing_number, x.unit_price, x.quantity) for x in world.lines),
+            Decimal(0),
+        )
+        assert Decimal(str(payment["marketplace_fee"])) == fees
+    if status == "cancelled":
+        assert datetime.fromisoformat(order["cancel_detail"]["date"]) == since
+        assert order["cancel_detail"]["requested_by"] in {"buyer", "seller"}
+    else:
+        assert order["cancel_detail"] is None
     assert bool(order["mediations"]) == (status == "returned")
     total = sum((line.unit_price * line.quantity for line in world.lines), Decimal(0))
     assert Decimal(str(order["total_amount"])) == total
@@ -587,10 +655,8 @@ def check_order(order: dict[str, Any], world: Order, now: datetime) -> None:
         assert rendered["item"]["seller_sku"] == line.sku
         assert rendered["quantity"] == line.quantity
         assert Decimal(str(rendered["unit_price"])) == line.unit_price
-        rate = {"gold_special": Decimal("0.14"), "gold_pro": Decimal("0.19")}[
-            rendered["listing_type_id"]
-        ]
-        fee = (line.unit_price * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        # sale_fee is per unit.
+        fee = expected_line_fee(line.listing_number, line.unit_price, 1)
         assert Decimal(str(rendered["sale_fee"])) == fee
 
 
@@ -655,6 +721,130 @@ def test_shipment_follows_the_order_timeline(
         assert body["receiver_address"]["city"]["name"] == world.buyer.city
         checked.add(status)
     assert {"pending", "shipped", "delivered"} <= checked
+
+
+def shipment_of(client: httpx.Client, headers: dict[str, str], world: Order) -> int:
+    order = client.get(f"/orders/{world.order_number}", headers=headers).json()
+    return int(order["shipping"]["id"])
+
+
+def local(moment: datetime) -> str:
+    return moment.astimezone(SP).isoformat(timespec="milliseconds")
+
+
+def test_new_format_shipment_only_with_the_header(
+    client: httpx.Client, sandbox: Sandbox, sellers: list[int], tokens: dict[str, Any]
+) -> None:
+    h = bearer(tokens)
+    now = sandbox.clock.now()
+    delivered = next(
+        o for o in world_orders(sandbox, sellers[0]) if o.status_at(now)[0] == "delivered"
+    )
+    steps = dict(delivered.timeline)
+    shipment_id = shipment_of(client, h, delivered)
+
+    legacy = client.get(f"/shipments/{shipment_id}", headers=h).json()
+    assert legacy["order_id"] == delivered.order_number
+    assert "logistic" not in legacy and "receiver_address" in legacy
+
+    new = client.get(f"/shipments/{shipment_id}", headers={**h, "x-format-new": "true"}).json()
+    # Since October 2025 the shipment no longer names its order.
+    assert "order_id" not in new and "receiver_address" not in new
+    assert set(new) >= {
+        "id", "status", "substatus", "logistic", "source", "origin", "destination",
+        "lead_time", "tracking_number", "tracking_method", "status_history",
+    }  # fmt: skip
+    assert new["id"] == shipment_id and new["status"] == "delivered"
+    assert new["logistic"]["mode"] == "me2"
+    assert new["logistic"]["type"] in {
+        "fulfillment", "drop_off", "xd_drop_off", "cross_docking", "self_service",
+    }  # fmt: skip
+    address = new["destination"]["shipping_address"]
+    assert address["city"]["name"] == delivered.buyer.city
+    assert address["state"]["id"] == f"BR-{delivered.buyer.state}"
+    history = new["status_history"]
+    assert history["date_shipped"] == local(steps["shipped"])
+    assert history["date_delivered"] == local(steps["delivered"])
+    limit = datetime.fromisoformat(new["lead_time"]["estimated_handling_limit"]["date"])
+    assert limit - steps["paid"] in {timedelta(hours=24), timedelta(hours=48)}
+    assert new["tracking_number"] and new["tracking_method"]
+
+    items = client.get(f"/shipments/{shipment_id}/items", headers=h).json()
+    assert [(i["item_id"], i["quantity"], i["order_id"]) for i in items] == [
+        (f"MLB{line.listing_number}", line.quantity, delivered.order_number)
+        for line in delivered.lines
+    ]
+    assert_error(client.get("/shipments/abc/costs", headers=h), 404, "not_found")
+    assert_error(client.get("/shipments/1/items", headers=h), 404, "not_found")
+
+
+def test_shipment_costs_add_up(
+    client: httpx.Client, sandbox: Sandbox, sellers: list[int], tokens: dict[str, Any]
+) -> None:
+    h = bearer(tokens)
+    now = sandbox.clock.now()
+    checked = Counter[str]()
+    for world in world_orders(sandbox, sellers[0])[-60:]:
+        costs = client.get(f"/shipments/{shipment_of(client, h, world)}/costs", headers=h).json()
+        (sender,) = costs["senders"]
+        assert sender["user_id"] == sellers[0]
+        receiver = Decimal(str(costs["receiver"]["cost"]))
+        cost, save = Decimal(str(sender["cost"])), Decimal(str(sender["save"]))
+        assert receiver == world.shipping_cost
+        steps = dict(step for step in world.timeline if step[1] <= now)
+        if world.shipping_cost:
+            checked["buyer_pays"] += 1
+            assert (cost, save, Decimal(str(costs["gross_amount"]))) == (0, 0, receiver)
+        elif "cancelled" in steps and "shipped" not in steps:
+            checked["label_cancelled"] += 1
+            assert (cost, save) == (0, 0)
+        else:
+            checked["seller_pays"] += 1
+            # gross = what the seller pays + ML's discount, and the discount says so.
+            assert cost + save == Decimal(str(costs["gross_amount"]))
+            (discount,) = sender["discounts"]
+            assert Decimal(str(discount["promoted_amount"])) == save
+            rate = Decimal(str(discount["rate"]))
+            assert save == ((cost + save) * rate).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        if sender["compensations"]:
+            assert "delivered" in steps
+            assert sender["compensations"][0]["reason"] == "incorrect_dimensions"
+    assert checked["buyer_pays"] and checked["seller_pays"], checked
+
+
+def test_mercado_pago_payment_releases_days_after_delivery(
+    client: httpx.Client, sandbox: Sandbox, sellers: list[int], tokens: dict[str, Any]
+) -> None:
+    now = sandbox.clock.now()
+    world = next(
+        o
+        for o in reversed(world_orders(sandbox, sellers[0]))
+        if o.status_at(now)[0] == "delivered"
+        and o.timeline[-1][0] == "delivered"
+        and o.timeline[-1][1] > now - timedelta(days=1)
+    )
+    order = client.get(f"/orders/{world.order_number}", headers=bearer(tokens)).json()
+    payment_id = order["payments"][0]["id"]
+    path = f"/mercadopago/v1/payments/{payment_id}"
+
+    payment = client.get(path, headers=bearer(tokens)).json()
+    items = sum((line.unit_price * line.quantity for line in world.lines), Decimal(0))
+    coupon = expected_coupon(world)
+    assert payment["status"] == "approved"
+    assert payment["order"] == {"id": str(world.order_number), "type": "mercadolibre"}
+    assert Decimal(str(payment["transaction_amount"])) == items
+    paid = Decimal(str(payment["transaction_details"]["total_paid_amount"]))
+    assert paid == items - coupon + world.shipping_cost
+    assert payment["money_release_status"] == "pending"
+    release = datetime.fromisoformat(payment["money_release_date"])
+    assert release - world.timeline[-1][1] in {timedelta(days=2), timedelta(days=6)}
+
+    set_clock(sandbox, release + timedelta(seconds=1))
+    later = login(client, sellers[0])
+    assert client.get(path, headers=bearer(later)).json()["money_release_status"] == "released"
+    assert_error(client.get("/mercadopago/v1/payments/1", headers=bearer(later)), 404)
+    other = login(client, sellers[1])
+    assert_error(client.get(path, headers=bearer(other)), 403, "forbidden")
 
 
 def test_late_evening_order_keeps_its_sao_paulo_date(

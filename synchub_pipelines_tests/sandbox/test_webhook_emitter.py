@@ -27,7 +27,7 @@ from synchub_pipelines.sandbox import shopee as shopee_sandbox
 from synchub_pipelines.sandbox import tiktok as tiktok_sandbox
 from synchub_pipelines.sandbox.live import LiveSettings, sell
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
-from synchub_pipelines.sandbox.shopee_render import order_sn
+from synchub_pipelines.sandbox.shopee_render import order_sn, packages_of
 from synchub_pipelines.sandbox.tiktok_render import order_id as tiktok_order_id
 from synchub_pipelines.sandbox.world import Listing, ListingVariation, Order
 from synchub_pipelines.webhooks import verify
@@ -367,6 +367,57 @@ def test_ml_sale_lowers_quantity_is_listed_and_cancelling_gives_the_units_back(
     ]
 
 
+def test_ml_shipping_and_delivery_also_notify_the_shipment(
+    sandbox: Sandbox, capture: Capture, running: RunningSandbox
+) -> None:
+    sandbox.webhooks.configure(marketplaces=("mercadolivre",))
+    listing, variation = in_stock(sandbox, "mercadolivre")
+    order = sell(sandbox, listing, variation, 1)
+    url = f"{running.url}/_sandbox/orders/mercadolivre/{order.order_number}/status"
+    for status in ("ship", "deliver"):
+        assert httpx.post(url, json={"status": status}).status_code == 200
+    assert sandbox.webhooks.wait_idle(30)
+    with httpx.Client(base_url=running.base_url("mercadolivre"), timeout=10) as ml:
+        auth = bearer(login(ml, int(listing.seller.seller_id)))
+        shipment = ml.get(f"/orders/{order.order_number}", headers=auth).json()["shipping"]["id"]
+
+    notes = [(verified(capture, r), r.json) for r in capture.of("mercadolivre")]
+    topics = [(n.topic, body["resource"]) for n, body in notes]
+    assert sorted(topics) == sorted(
+        [("orders_v2", f"/orders/{order.order_number}")] * 3
+        + [("shipments", f"/shipments/{shipment}")] * 2
+    )
+    shipped = [n for n, _ in notes if n.topic == "shipments"]
+    assert {n.resource_id for n in shipped} == {str(shipment)}
+    assert len({n.event_key for n, _ in notes}) == 5  # every notice its own event
+    sandbox.webhooks.configure(marketplaces=("mercadolivre", "shopee", "tiktok", "bling"))
+
+
+def test_ml_questions_asked_and_answered_notify_the_question(
+    sandbox: Sandbox, capture: Capture, running: RunningSandbox
+) -> None:
+    listing, _ = in_stock(sandbox, "mercadolivre")
+    base = running.base_url("mercadolivre")
+    asked = httpx.post(
+        f"{base}/_sandbox/questions", json={"item_id": f"MLB{listing.listing_number}"}
+    )
+    assert asked.status_code == 201, asked.text
+    question = asked.json()["id"]
+    answered = httpx.post(f"{base}/_sandbox/questions/{question}/answer", json={"text": "Sim!"})
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["answer"]["text"] == "Sim!"
+    again = httpx.post(f"{base}/_sandbox/questions/{question}/answer", json={"text": "De novo"})
+    assert again.status_code == 400  # already answered: nothing sent
+    assert sandbox.webhooks.wait_idle(30)
+
+    notes = [verified(capture, r) for r in capture.of("mercadolivre")]
+    assert [(n.topic, n.resource_id) for n in notes] == [("questions", str(question))] * 2
+    assert all(r.json["resource"] == f"/questions/{question}" for r in capture.of("mercadolivre"))
+    assert {n.store_id for n in notes} == {listing.seller.store_id}
+    assert len({n.event_key for n in notes}) == 2
+    assert capture.of("bling") == []  # questions are no order: the ERP hears nothing
+
+
 def test_status_endpoint_rejects_what_a_marketplace_would(
     sandbox: Sandbox, running: RunningSandbox
 ) -> None:
@@ -417,11 +468,20 @@ def test_shipping_a_shopee_order_shows_in_the_api_and_in_the_push(
     assert sn in {row["order_sn"] for row in updated}
 
     assert sandbox.webhooks.wait_idle(30)
-    pushes = [r.json["data"] for r in capture.of("shopee") if verified(capture, r)]
-    assert [(p["ordersn"], p["status"]) for p in pushes] == [
+    pushes = [
+        (r.json["code"], r.json["data"]) for r in capture.of("shopee") if verified(capture, r)
+    ]
+    assert [(p["ordersn"], p["status"]) for code, p in pushes if code == 3] == [
         (sn, "READY_TO_SHIP"),
         (sn, "SHIPPED"),
     ]
+    # Shipping also pushes each package's tracking number (code 4), which the receiver
+    # stores as an order event: the order and its tracking are fetched again.
+    tracking = [p for code, p in pushes if code == 4]
+    assert tracking and {p["ordersn"] for p in tracking} == {sn}
+    assert all(p["tracking_no"].startswith("BR") and p["package_number"] for p in tracking)
+    notes = [verified(capture, r) for r in capture.of("shopee") if r.json["code"] == 4]
+    assert {(n.topic, n.resource_id) for n in notes} == {("4", sn)}
 
 
 def test_bling_lists_the_imported_sale(
@@ -459,12 +519,16 @@ def test_generated_orders_notify_their_planned_steps_as_the_clock_reaches_them(
         since = sandbox.webhooks.following_since
         sandbox.clock.advance_delta(timedelta(days=2))
         now = sandbox.clock.time()
-        expected = sum(
-            1
+        steps = [
+            (order, status)
             for order in sandbox.world.orders
             if order.seller.marketplace == "shopee"
-            for _, when in order.timeline
+            for status, when in order.timeline
             if since < when.timestamp() <= now
+        ]
+        # A status push per step, and a tracking push per package when an order ships.
+        expected = len(steps) + sum(
+            len(packages_of(order)) for order, status in steps if status == "shipped"
         )
         assert expected > 0
         while counters(sandbox, "shopee")["notifications"] < expected:
@@ -473,8 +537,10 @@ def test_generated_orders_notify_their_planned_steps_as_the_clock_reaches_them(
         assert sandbox.webhooks.wait_idle(30)
         pushes = capture.of("shopee")
         assert len(pushes) == expected
-        assert all(verified(capture, p).topic == "3" for p in pushes)
-        assert {p.json["data"]["status"] for p in pushes} <= {
+        assert {verified(capture, p).topic for p in pushes} <= {"3", "4"}
+        statuses = [p.json["data"] for p in pushes if p.json["code"] == 3]
+        assert len(statuses) == len(steps)
+        assert {data["status"] for data in statuses} <= {
             "SHIPPED",
             "COMPLETED",
             "CANCELLED",
