@@ -28,10 +28,25 @@ Where the docs leave room, this simulator chooses (and clients must cope):
 - Items with models carry price and stock on their models only (`get_model_list`), and
   `get_model_list` of an item without models returns empty `tier_variation` and `model`.
 - The quota is a token bucket per partner_id + shop_id; Shopee publishes no number.
+- Money (shopee_render): the escrow answers field for field as the doc's sample (less the
+  CB SIP affiliate fields) and its `escrow_amount` is the doc's formula to the cent. It
+  changes with the order's step (no carrier charge before pickup; a cancellation or a
+  return before the release refunds the goods and waives the fees) and Shopee releases it
+  7 to 9 days after delivery (3 days after a return that came first). A return after the
+  release is an `order_adjustment`. `get_escrow_list` lists releases up to the clock.
+- `get_escrow_detail_batch` answers an order_sn it does not know with an entry carrying
+  `fail_error` (the doc's error example, placed in `response`); more than 50 is
+  `exceed_max_limit`.
+- Packages: one per order, two when the seller split a multi-line order (then
+  get_tracking_number/get_tracking_info want the package_number); the tracking number
+  exists from pickup on; get_tracking_info's events are PICKED_UP and DELIVERED, newest
+  first, and an order never paid is `logistics.error_status_limit`.
+- A few items per shop are BANNED or REVIEWING, with a reason in get_item_violation_info.
 
 Ids: shop_id is the World seller's seller_id, item_id is 20_000_000_000 + listing number,
 model_id is the variation number (0 for an item without models), and order_sn is the
 creation day (YYMMDD, shop time zone) plus 8 base-36 characters derived from the order number.
+package_number is OFG + 15 digits that decode to (order number, package index).
 Sandbox-only extras: `shop_id` on auth_partner picks the consenting shop (default: the first),
 and `POST /_sandbox/sales` ({item_id, model_id, quantity}) records a paid sale.
 """
@@ -68,9 +83,17 @@ from synchub_pipelines.sandbox.shopee_render import (
     SHOPEE_STATUS,
     Catalog,
     OrderRenderer,
+    Package,
+    has_tracking,
     item_id_of,
+    logistics_status,
     order_number_candidates,
     order_sn,
+    package_owner,
+    packages_of,
+    release_time,
+    tracking_events,
+    tracking_number,
     ts,
 )
 from synchub_pipelines.sandbox.world import (
@@ -103,6 +126,10 @@ MAX_ITEM_IDS = 50
 MAX_ORDER_SNS = 50
 MAX_CATEGORY_IDS = 20
 MAX_STOCK_ENTRIES = 50
+MAX_PACKAGES = 50
+MAX_VIOLATION_ITEMS = 50
+ESCROW_LIST_PAGE_DEFAULT = 40
+TRACKING_OPTIONAL_FIELDS = ("plp_number", "first_mile_tracking_number", "last_mile_tracking_number")
 ITEM_STATUSES = frozenset(
     {"NORMAL", "BANNED", "UNLIST", "REVIEWING", "SELLER_DELETE", "SHOPEE_DELETE"}
 )
@@ -309,6 +336,8 @@ class _Shop:
     items: dict[int, Listing] = field(default_factory=dict)
     item_updated: dict[int, int] = field(default_factory=dict)
     orders: _OrderIndex | None = None
+    # (escrow release time, order number), sorted; rebuilt after a runtime order change.
+    releases: list[tuple[int, int]] | None = None
 
     def update_time(self, listing: Listing) -> int:
         return self.item_updated.get(item_id_of(listing), ts(listing.created_at))
@@ -366,6 +395,21 @@ class Simulator:
                 "/api/v2/payment/get_escrow_detail_batch",
                 "shop",
                 self._get_escrow_detail_batch,
+            ),
+            ("GET", "/api/v2/payment/get_escrow_list", "shop", self._get_escrow_list),
+            ("GET", "/api/v2/logistics/get_tracking_number", "shop", self._get_tracking_number),
+            (
+                "POST",
+                "/api/v2/logistics/get_mass_tracking_number",
+                "shop",
+                self._get_mass_tracking_number,
+            ),
+            ("GET", "/api/v2/logistics/get_tracking_info", "shop", self._get_tracking_info),
+            (
+                "GET",
+                "/api/v2/product/get_item_violation_info",
+                "shop",
+                self._get_item_violation_info,
             ),
         ]
         routes = [
@@ -899,28 +943,255 @@ class Simulator:
         return Reply(self.orders_render.escrow(order, step, sn))
 
     def _get_escrow_detail_batch(self, call: _Call) -> Reply:
-        """Up to 50 orders' escrow in one POST; order_sn the shop does not have are left out
-        and named in the warning, as get_order_detail does."""
+        """Up to 50 orders' escrow in one POST. An order_sn the shop does not have gets an
+        entry of its own with `fail_error`, as the doc's error example shows."""
         shop = call.the_shop
         raw = call.body.get("order_sn_list")
         if not isinstance(raw, list) or not all(isinstance(sn, str) for sn in raw):
-            raise _param_error("order_sn_list should be a list of order_sn")
+            raise _param_error("order_sn_list is required, format should be string[]")
         sns = list(dict.fromkeys(sn.strip() for sn in raw if sn.strip()))
-        if not 1 <= len(sns) <= MAX_ORDER_SNS:
-            raise _param_error(f"order_sn_list should contain 1 to {MAX_ORDER_SNS} order_sn")
+        if not sns:
+            raise _param_error("order_sn_list is required, format should be string[]")
+        if len(sns) > MAX_ORDER_SNS:
+            raise ShopeeError(
+                "exceed_max_limit", "Your request exceeds the max limit of 50 orders."
+            )
         index = self._order_index(shop)
-        details = []
-        missing = []
+        entries: list[dict[str, Any]] = []
         with self._lock:
             for sn in sns:
                 found = index.find(sn, int(call.now))
                 if found is None:
-                    missing.append(sn)
+                    entries.append(
+                        {
+                            "escrow_detail": {"order_sn": sn, "return_order_sn_list": []},
+                            "fail_error": "order_not_found",
+                            "fail_message": "The order info not found.",
+                        }
+                    )
                     continue
                 order, step = found
-                details.append({"escrow_detail": self.orders_render.escrow(order, step, sn)})
-        warning = [f"order_sn {sn} is not found" for sn in missing] or None
-        return Reply(details, warning=warning)
+                entries.append({"escrow_detail": self.orders_render.escrow(order, step, sn)})
+        return Reply(entries)
+
+    def _releases(self, shop: _Shop) -> list[tuple[int, int]]:
+        with self._lock:
+            if shop.releases is None:
+                index = self._order_index(shop)
+                shop.releases = sorted(
+                    (released, number)
+                    for number, order in index.by_number.items()
+                    if (released := release_time(order)) is not None
+                )
+            return shop.releases
+
+    def _get_escrow_list(self, call: _Call) -> Reply:
+        """Orders whose escrow was released in [release_time_from, release_time_to] (and by
+        now), oldest release first, paged by page_no."""
+        shop = call.the_shop
+        query = call.query
+        try:
+            time_from = int(query["release_time_from"])
+            time_to = int(query["release_time_to"])
+        except (KeyError, ValueError):
+            raise ShopeeError(
+                "error_param",
+                "release_time_from and/or release_time_to parameter is missing or invalid. "
+                "Please provide both a valid start date, and end date to query.",
+            ) from None
+        if time_from > time_to:
+            raise ShopeeError(
+                "error_param",
+                "release_time_from and/or release_time_to parameter is invalid. Please provide "
+                "both a valid start date, and end date to query where start date cannot be "
+                "later than the end date.",
+            )
+        page_size = query.get("page_size") or str(ESCROW_LIST_PAGE_DEFAULT)
+        page_no = query.get("page_no") or "1"
+        if not page_size.isdigit() or not 1 <= int(page_size) <= MAX_PAGE_SIZE:
+            raise ShopeeError(
+                "error_param",
+                "Invalid page_size parameter. Please provide a valid value between 1 and 100. "
+                "If left empty, the default value of 40 will be applied.",
+            )
+        if not page_no.isdigit() or int(page_no) < 1:
+            raise _param_error("page_no should be an integer >= 1")
+        size, number = int(page_size), int(page_no)
+        releases = self._releases(shop)
+        last = min(time_to, int(call.now))
+        lo = bisect_left(releases, (time_from, -1))
+        hi = bisect_right(releases, (last, _MAX))
+        chosen = releases[lo:hi][(number - 1) * size : number * size]
+        index = self._order_index(shop)
+        rows = []
+        with self._lock:
+            for released, order_number in chosen:
+                order = index.by_number[order_number]
+                rows.append(
+                    {
+                        "order_sn": index.sn(order),
+                        "payout_amount": self.orders_render.released_payout(
+                            order, index.step_at(order_number, released)
+                        ),
+                        "escrow_release_time": released,
+                    }
+                )
+        return Reply({"more": lo + number * size < hi, "escrow_list": rows})
+
+    def _shop_order(self, call: _Call, sn: str) -> tuple[Order, int]:
+        if not sn:
+            raise _param_error("order_sn is required")
+        with self._lock:
+            found = self._order_index(call.the_shop).find(sn, int(call.now))
+        if found is None:
+            raise ShopeeError("logistics.invalid_error", "The order is not exist.")
+        return found
+
+    def _package(self, order: Order, number: str | None) -> Package:
+        """The order's package by number; a split order needs the number to say which."""
+        packages = packages_of(order)
+        if number is None:
+            if len(packages) > 1:
+                raise ShopeeError(
+                    "logistics.package_number_not_exist",
+                    "Please request with package_number for this split order.",
+                )
+            return packages[0]
+        for package in packages:
+            if package.number == number:
+                return package
+        raise ShopeeError("logistics.package_not_exist", "The package is not exist.")
+
+    def _get_tracking_number(self, call: _Call) -> Reply:
+        order, step = self._shop_order(call, call.query.get("order_sn", "").strip())
+        package = self._package(order, call.query.get("package_number") or None)
+        answer = {
+            "tracking_number": tracking_number(order, package) if has_tracking(order, step) else ""
+        }
+        answer |= {name: "" for name in TRACKING_OPTIONAL_FIELDS if name in _fields(call.query)}
+        return Reply(answer)
+
+    def _get_mass_tracking_number(self, call: _Call) -> Reply:
+        """Tracking numbers of up to 50 packages (POST); unknown ones go to fail_list."""
+        shop = call.the_shop
+        numbers = self._package_numbers(call.body.get("package_list"))
+        # The optional fields are a comma list, like the other logistics calls' query.
+        wanted = _fields(call.query) | {
+            f.strip() for f in str(call.body.get("response_optional_fields", "")).split(",")
+        }
+        success, failure = [], []
+        index = self._order_index(shop)
+        with self._lock:
+            for number in numbers:
+                found = self._owned_package(index, number, int(call.now))
+                if found is None:
+                    failure.append(
+                        {"package_number": number, "fail_reason": "The package is not exist."}
+                    )
+                    continue
+                order, step, package = found
+                entry = {
+                    "package_number": number,
+                    "tracking_number": (
+                        tracking_number(order, package) if has_tracking(order, step) else ""
+                    ),
+                    "first_mile_tracking_number": "",
+                    "hint": "",
+                    "pickup_code": "",
+                }
+                entry |= {name: "" for name in TRACKING_OPTIONAL_FIELDS if name in wanted}
+                success.append(entry)
+        return Reply({"fail_list": failure, "success_list": success})
+
+    @staticmethod
+    def _package_numbers(raw: Any) -> list[str]:
+        if not isinstance(raw, list) or not raw:
+            raise _param_error("package_list is required")
+        if len(raw) > MAX_PACKAGES:
+            raise ShopeeError("logistics.error_param", "Package exceeds limit.")
+        numbers = [e.get("package_number") if isinstance(e, dict) else None for e in raw]
+        valid = [n for n in numbers if isinstance(n, str) and n]
+        if len(valid) != len(numbers):
+            raise _param_error("package_number is required")
+        if len(set(valid)) != len(valid):
+            raise ShopeeError("logistics.error_param", "Duplicate package number")
+        return valid
+
+    def _owned_package(
+        self, index: _OrderIndex, number: str, now: int
+    ) -> tuple[Order, int, Package] | None:
+        owner = package_owner(number)
+        order = index.by_number.get(owner[0]) if owner else None
+        if order is None or owner is None:
+            return None
+        step = index.step_at(order.order_number, now)
+        packages = packages_of(order)
+        if step < 0 or owner[1] >= len(packages):
+            return None
+        return order, step, packages[owner[1]]
+
+    def _get_tracking_info(self, call: _Call) -> Reply:
+        order, step = self._shop_order(call, call.query.get("order_sn", "").strip())
+        package = self._package(order, call.query.get("package_number") or None)
+        if "paid" not in dict(order.timeline[: step + 1]):
+            raise ShopeeError(
+                "logistics.error_status_limit",
+                "The order status is invalid. Please check the order status.",
+            )
+        return Reply(
+            {
+                "order_sn": call.query.get("order_sn", "").strip(),
+                "package_number": package.number,
+                "logistics_status": logistics_status(order, step),
+                "tracking_info": tracking_events(order, step),
+            }
+        )
+
+    def _get_item_violation_info(self, call: _Call) -> Reply:
+        shop = call.the_shop
+        raw = [p.strip() for p in call.query.get("item_id_list", "").split(",") if p.strip()]
+        if not raw:
+            raise _param_error("The item_id_list is required")
+        if len(raw) > MAX_VIOLATION_ITEMS:
+            raise ShopeeError("error_param", "Request items over limit, should be less than 50")
+        if not all(p.isdigit() for p in raw):
+            raise ShopeeError("error_param", "Invalid request item_id")
+        items = []
+        for item_id in dict.fromkeys(int(p) for p in raw):
+            listing = shop.items.get(item_id)
+            if listing is None:
+                items.append(
+                    {
+                        "item_id": item_id,
+                        "fail_error": "error_item_not_found",
+                        "fail_message": "Item_id is not found.",
+                    }
+                )
+                continue
+            violation = self.catalog.violation(listing)
+            details = []
+            if violation is not None:
+                kind, reason, suggestion = violation
+                details.append(
+                    {
+                        "violation_type": kind,
+                        "violation_reason": reason,
+                        "suggestion": suggestion,
+                        "fix_deadline_time": 0,
+                        "update_time": shop.update_time(listing),
+                    }
+                )
+            items.append(
+                {
+                    "item_id": item_id,
+                    "item_name": listing.title,
+                    "item_status": self.catalog.item_status(listing),
+                    "deboost": False,
+                    "item_status_details": details,
+                    "deboost_details": [],
+                }
+            )
+        return Reply({"item_list": items}, warning="")
 
     # --- sandbox-only ----------------------------------------------------------------------
 
@@ -973,6 +1244,7 @@ class Simulator:
             )
             self.world.orders.append(order)
             index.add(order)
+            shop.releases = None
             variation.available_quantity -= quantity
             shop.item_updated[item_id] = ts(now)
             self.world.order_created(order)
@@ -987,6 +1259,7 @@ class Simulator:
             shop = self.shops[int(order.seller.seller_id)]
             if shop.orders is not None:
                 shop.orders.restep(order)
+            shop.releases = None  # a delivery or a return moves the escrow's release
             if change.status == "cancelled":  # a cancelled runtime sale restocked its model
                 for line in order.lines:
                     listing = self.world.listings_by_number[line.listing_number]

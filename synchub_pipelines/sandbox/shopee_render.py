@@ -14,20 +14,45 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from synchub_pipelines.sandbox.world import Buyer, Listing, ListingVariation, Order, Product, World
+from synchub_pipelines.sandbox.world import (
+    Buyer,
+    Listing,
+    ListingVariation,
+    Order,
+    OrderLine,
+    Product,
+    World,
+)
 
 REGION = "BR"
 CURRENCY = "BRL"
 LOCATION_ID = "BRZ"  # the one seller warehouse of a local BR shop
 DAYS_TO_SHIP = 2
 LOGISTICS_CHANNEL = (90024, "Shopee Xpress")
+# Instant delivery appends its service code to the carrier (v2.order.get_order_detail).
+TURBO_CHANNEL = (90026, "Entrega Turbo - M1020")
+# Fulfilled by Shopee (BR): logistic_id 91007, fulfillment_flag fulfilled_by_shopee.
+FBS_CHANNEL = (91007, "Shopee Xpress")
 COMMISSION_RATE = Decimal("0.14")
 SERVICE_FEE_RATE = Decimal("0.06")
+AFFILIATE_RATE = Decimal("0.05")
+SHIPPING_PROTECTION_FEE = Decimal("0.99")
+SELLER_VOUCHER = Decimal("5.00")
+SHOPEE_VOUCHER = Decimal("8.00")
+COINS = Decimal("1.50")
+# Shopee's shipping subsidy caps at this much per order.
+MAX_SHIPPING_REBATE = Decimal("20.00")
 CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+# The escrow is released when the buyer confirms receipt, at the latest 7 days after
+# delivery (jittered by up to 2 days here), or 3 days after a return is resolved.
+RELEASE_DAYS = 7
+RELEASE_JITTER_HOURS = 48
+RETURN_RESOLUTION_DAYS = 3
 
 # Item ids are 11 digits like real ones; the listing number stays readable inside.
 ITEM_ID_BASE = 20_000_000_000
@@ -55,14 +80,6 @@ ORDER_STATUSES = frozenset(
         "RETRY_SHIP",
     }
 )
-_LOGISTICS_STATUS = {
-    "pending": "LOGISTICS_NOT_START",
-    "paid": "LOGISTICS_READY",
-    "shipped": "LOGISTICS_PICKUP_DONE",
-    "delivered": "LOGISTICS_DELIVERY_DONE",
-    "cancelled": "LOGISTICS_INVALID",
-    "returned": "LOGISTICS_DELIVERY_DONE",
-}
 
 
 def ts(moment: datetime) -> int:
@@ -465,6 +482,19 @@ def _price_info(price: Decimal) -> list[dict[str, Any]]:
     ]
 
 
+# get_item_violation_info's words (violation types as the doc lists them).
+_VIOLATIONS = (
+    ("Prohibited Listing", "License Reason", "Upload license"),
+    (
+        "Counterfeit and IP Infringement",
+        "Brand authorization missing",
+        "Upload the brand authorization letter",
+    ),
+    ("Insufficient Information", "Missing product specifications", "Complete the attributes"),
+)
+_REVIEW = ("Other Listing Improvement", "Listing under review", "Wait for the review result")
+
+
 class Catalog:
     """Shopee views of the World's listings (items and models) and its category tree."""
 
@@ -488,6 +518,7 @@ class Catalog:
         for product in world.products:
             keywords.setdefault(product.category, set()).update(_words(product.name))
         self.categories = CategoryTree(keywords.keys(), keywords)
+        self._held = self._hold_some(world)
 
     def product_of(self, variation: ListingVariation) -> Product:
         return self._product_of[variation.variation_number]
@@ -541,7 +572,34 @@ class Catalog:
         return ",".join(value for _, value in variation.attributes)
 
     def item_status(self, listing: Listing) -> str:
+        held = self._held.get(listing.listing_number)
+        if held is not None:
+            return held[0]
         return "NORMAL" if listing.status == "active" else "UNLIST"
+
+    def violation(self, listing: Listing) -> tuple[str, str, str] | None:
+        """(violation_type, violation_reason, suggestion) of a banned or reviewed item."""
+        held = self._held.get(listing.listing_number)
+        return held[1] if held is not None else None
+
+    def _hold_some(self, world: World) -> dict[int, tuple[str, tuple[str, str, str]]]:
+        """A few items per shop Shopee banned or is reviewing: the two lowest by a hash of
+        the listing number, then about one in forty more."""
+        held: dict[int, tuple[str, tuple[str, str, str]]] = {}
+        for seller in world.sellers_of("shopee"):
+            ranked = sorted(
+                world.listings_of(seller),
+                key=lambda lst: _pick(f"{lst.listing_number}:held", 2**31),
+            )
+            if len(ranked) < 5:
+                continue
+            for rank, listing in enumerate(ranked):
+                number = listing.listing_number
+                if rank == 1:
+                    held[number] = ("REVIEWING", _REVIEW)
+                elif rank == 0 or _pick(f"{number}:banned", 40) == 0:
+                    held[number] = ("BANNED", _VIOLATIONS[_pick(f"{number}:why", len(_VIOLATIONS))])
+        return held
 
     def _attribute_list(self, listing: Listing, category: Category) -> list[dict[str, Any]]:
         product = self.product_of(listing.variations[0])
@@ -728,10 +786,6 @@ def _cpf(seed: int) -> str:
     return "".join(map(str, digits))
 
 
-def _reached(order: Order, step: int) -> dict[str, int]:
-    return {status: ts(moment) for status, moment in order.timeline[: step + 1]}
-
-
 def _address(buyer: Buyer) -> dict[str, str]:
     prefix = _CEP_PREFIX.get(buyer.city, f"0{buyer.buyer_id % 9 + 1}")
     zipcode = f"{prefix}{buyer.buyer_id % 1_000_000:06d}"
@@ -751,40 +805,307 @@ def _address(buyer: Buyer) -> dict[str, str]:
     }
 
 
+# --- money: what each order is worth to whom (deterministic from the order number) -----------
+
+
+def _roll(number: int, key: str, count: int = 100) -> int:
+    return zlib.crc32(f"{number}:{key}".encode()) % count
+
+
+def _share(amount: Decimal, rate: Decimal) -> Decimal:
+    return (amount * rate).quantize(CENT, ROUND_HALF_UP)
+
+
+def _prorate(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """`total` split by `weights` in cents that add up exactly (the last takes the rest)."""
+    whole = sum(weights, Decimal(0))
+    if not weights or not whole:
+        return [Decimal(0) for _ in weights]
+    parts = [(total * w / whole).quantize(CENT, ROUND_DOWN) for w in weights[:-1]]
+    return [*parts, total - sum(parts, Decimal(0))]
+
+
+@dataclass(frozen=True)
+class LineMoney:
+    line: OrderLine
+    item_id: int
+    model_id: int
+    original_unit: Decimal  # before the seller's promotion
+    discounted_unit: Decimal  # the World's price: what the buyer pays a unit
+    ams: Decimal  # affiliate commission on the line
+
+    @property
+    def original(self) -> Decimal:
+        return self.original_unit * self.line.quantity
+
+    @property
+    def discounted(self) -> Decimal:
+        return self.discounted_unit * self.line.quantity
+
+    @property
+    def seller_discount(self) -> Decimal:
+        return self.original - self.discounted
+
+
+@dataclass(frozen=True)
+class OrderMoney:
+    """An order's money: items, who funded which discount, shipping, Shopee's charges."""
+
+    lines: tuple[LineMoney, ...]
+    seller_voucher: Decimal
+    shopee_voucher: Decimal
+    coins: Decimal
+    buyer_shipping: Decimal  # the World's shipping cost: what the buyer paid for shipping
+    carrier_cost: Decimal
+    shipping_rebate: Decimal
+    commission: Decimal  # gross, as the escrow formula deducts it
+    service: Decimal
+    commission_offset: Decimal  # the seller's share of Shopee's rebate, taken off the fees
+    service_offset: Decimal
+    protection_fee: Decimal
+    grams: int
+
+    @property
+    def goods(self) -> Decimal:
+        """What the buyer paid for the items before vouchers (original_cost_of_goods_sold)."""
+        return sum((m.discounted for m in self.lines), Decimal(0))
+
+    @property
+    def original(self) -> Decimal:
+        return sum((m.original for m in self.lines), Decimal(0))
+
+    @property
+    def item_refund(self) -> Decimal:
+        """What a full refund takes back from the seller: the goods less its own voucher."""
+        return self.goods - self.seller_voucher
+
+    @property
+    def ams(self) -> Decimal:
+        return sum((m.ams for m in self.lines), Decimal(0))
+
+    @property
+    def buyer_total(self) -> Decimal:
+        return (
+            self.goods
+            - self.seller_voucher
+            - self.shopee_voucher
+            - self.coins
+            + self.buyer_shipping
+        )
+
+
+def order_money(order: Order, catalog: Catalog) -> OrderMoney:
+    number = order.order_number
+    lines = []
+    grams = 0
+    for index, line in enumerate(order.lines):
+        listing, variation = catalog.variation(line.variation_number)
+        grams += catalog.product_of(variation).weight_g * line.quantity
+        original = line.unit_price
+        if _roll(number, f"promo:{index}") < 30:
+            percent = (5, 10, 15, 20)[_roll(number, f"promo-size:{index}", 4)]
+            original += _share(line.unit_price, Decimal(percent) / 100)
+        affiliate = _roll(number, "affiliate") < 15
+        lines.append(
+            LineMoney(
+                line=line,
+                item_id=item_id_of(listing),
+                model_id=line.variation_number if listing.has_variations else 0,
+                original_unit=original,
+                discounted_unit=line.unit_price,
+                ams=_share(line.unit_price * line.quantity, AFFILIATE_RATE) if affiliate else ZERO,
+            )
+        )
+    goods = sum((m.discounted for m in lines), Decimal(0))
+    shopee_voucher = (
+        SHOPEE_VOUCHER if goods >= 60 and _roll(number, "shopee-voucher") < 20 else ZERO
+    )
+    carrier = (Decimal("11.90") + Decimal(grams) / 100).quantize(CENT, ROUND_HALF_UP)
+    carrier = max(carrier, order.shipping_cost)
+    return OrderMoney(
+        lines=tuple(lines),
+        seller_voucher=SELLER_VOUCHER
+        if goods >= 40 and _roll(number, "seller-voucher") < 15
+        else ZERO,
+        shopee_voucher=shopee_voucher,
+        coins=COINS if _roll(number, "coins") < 10 else ZERO,
+        buyer_shipping=order.shipping_cost,
+        carrier_cost=carrier,
+        shipping_rebate=min(carrier - order.shipping_cost, MAX_SHIPPING_REBATE),
+        commission=_share(goods, COMMISSION_RATE),
+        service=_share(goods, SERVICE_FEE_RATE),
+        commission_offset=_share(shopee_voucher, COMMISSION_RATE),
+        service_offset=_share(shopee_voucher, SERVICE_FEE_RATE),
+        protection_fee=SHIPPING_PROTECTION_FEE if _roll(number, "protection") < 10 else ZERO,
+        grams=grams,
+    )
+
+
+# --- timing: status steps, packages, the escrow's release -------------------------------------
+
+
+def _reached(order: Order, step: int) -> dict[str, int]:
+    return {status: ts(moment) for status, moment in order.timeline[: step + 1]}
+
+
+def release_time(order: Order) -> int | None:
+    """When Shopee releases the order's escrow (get_escrow_list), whether or not that is
+    past yet: RELEASE_DAYS after delivery, or a few days after a return that came first.
+    A return after the release is an order adjustment instead. Never for a cancellation."""
+    when = {status: ts(moment) for status, moment in order.timeline}
+    returned = when.get("returned")
+    if "delivered" in when:
+        jitter = _roll(order.order_number, "release", RELEASE_JITTER_HOURS) * 3600
+        nominal = when["delivered"] + RELEASE_DAYS * 86_400 + jitter
+        if returned is None or returned >= nominal:
+            return nominal
+    if returned is not None:
+        return returned + RETURN_RESOLUTION_DAYS * 86_400
+    return None
+
+
+def returned_after_release(order: Order, step: int) -> bool:
+    reached = _reached(order, step)
+    released = release_time(order)
+    return "returned" in reached and released is not None and reached["returned"] >= released
+
+
+@dataclass(frozen=True)
+class Package:
+    number: str
+    lines: tuple[int, ...]  # indexes into order.lines
+    channel: tuple[int, str]
+
+
+# A package_number is OFG + 15 digits: (order number × 10 + package index) times a unit
+# mod 10**15, so it looks random yet decodes without a table.
+_PACKAGE_MODULUS = 10**15
+_PACKAGE_MULTIPLIER = 7_919_000_003  # coprime to 10
+_PACKAGE_INVERSE = pow(_PACKAGE_MULTIPLIER, -1, _PACKAGE_MODULUS)
+_PACKAGE_PATTERN = re.compile(r"^OFG\d{15}$")
+
+
+def package_number(order: Order, index: int) -> str:
+    body = (order.order_number * 10 + index) * _PACKAGE_MULTIPLIER % _PACKAGE_MODULUS
+    return f"OFG{body:015d}"
+
+
+def package_owner(number: str) -> tuple[int, int] | None:
+    """(order number, package index) a package_number was made from, if it is one."""
+    if not _PACKAGE_PATTERN.match(number):
+        return None
+    order_and_index = int(number[3:]) * _PACKAGE_INVERSE % _PACKAGE_MODULUS
+    return divmod(order_and_index, 10)
+
+
+def channel_of(order: Order) -> tuple[int, str]:
+    roll = _roll(order.order_number, "channel")
+    if roll < 10:
+        return FBS_CHANNEL
+    return TURBO_CHANNEL if roll < 20 else LOGISTICS_CHANNEL
+
+
+def packages_of(order: Order) -> tuple[Package, ...]:
+    """One package, or two when the seller split a multi-line order (never under FBS)."""
+    channel = channel_of(order)
+    indexes = tuple(range(len(order.lines)))
+    split = len(indexes) > 1 and channel != FBS_CHANNEL and _roll(order.order_number, "split") < 40
+    if not split:
+        return (Package(package_number(order, 0), indexes, channel),)
+    return (
+        Package(package_number(order, 0), indexes[:1], channel),
+        Package(package_number(order, 1), indexes[1:], channel),
+    )
+
+
+def tracking_number(order: Order, package: Package) -> str:
+    digits = int(_digest(f"{order.order_number}:{package.number}:tracking"), 16) % 10**13
+    return f"BR{digits:013d}"
+
+
+def fulfillment_flag(order: Order) -> str:
+    return (
+        "fulfilled_by_shopee" if channel_of(order) == FBS_CHANNEL else "fulfilled_by_local_seller"
+    )
+
+
+_LOGISTICS_STATUS = {
+    "pending": "LOGISTICS_NOT_START",
+    "paid": "LOGISTICS_READY",
+    "shipped": "LOGISTICS_PICKUP_DONE",
+    "delivered": "LOGISTICS_DELIVERY_DONE",
+    "cancelled": "LOGISTICS_INVALID",
+    "returned": "LOGISTICS_DELIVERY_DONE",
+}
+
+
+def logistics_status(order: Order, step: int) -> str:
+    reached = _reached(order, step)
+    status = order.timeline[step][0]
+    if status == "returned" and "delivered" not in reached:
+        return "LOGISTICS_PICKUP_DONE"  # sent back before it arrived
+    return _LOGISTICS_STATUS[status]
+
+
+def has_tracking(order: Order, step: int) -> bool:
+    return "shipped" in _reached(order, step)
+
+
+def tracking_events(order: Order, step: int) -> list[dict[str, Any]]:
+    """get_tracking_info's events so far, newest first, in its own vocabulary."""
+    reached = _reached(order, step)
+    events = []
+    if "shipped" in reached:
+        events.append((reached["shipped"], "PICKED_UP", "Pacote coletado pela transportadora"))
+    if "delivered" in reached:
+        events.append((reached["delivered"], "DELIVERED", "Pacote entregue ao destinatário"))
+    return [
+        {"update_time": when, "description": text, "logistics_status": status}
+        for when, status, text in sorted(events, reverse=True)
+    ]
+
+
+# --- the renderer ---------------------------------------------------------------------------
+
+
 class OrderRenderer:
     """Renders one order as it stands at a given step of its timeline."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self._money: dict[int, OrderMoney] = {}
 
-    def _lines(self, order: Order) -> tuple[list[dict[str, Any]], int]:
-        """The order's item_list and its total weight in grams."""
+    def money(self, order: Order) -> OrderMoney:
+        cached = self._money.get(order.order_number)
+        if cached is None:
+            cached = self._money[order.order_number] = order_money(order, self.catalog)
+        return cached
+
+    def _lines(self, order: Order) -> list[dict[str, Any]]:
         rendered = []
-        grams = 0
-        for line in order.lines:
+        for index, m in enumerate(self.money(order).lines):
+            line = m.line
             listing, variation = self.catalog.variation(line.variation_number)
-            grams += self.catalog.product_of(variation).weight_g * line.quantity
-            price = money(line.unit_price)
-            item_id = item_id_of(listing)
+            promoted = m.original_unit != m.discounted_unit
             rendered.append(
                 {
-                    "item_id": item_id,
+                    "item_id": m.item_id,
                     "item_name": line.title,
                     "item_sku": "" if listing.has_variations else (line.sku or ""),
-                    "model_id": line.variation_number if listing.has_variations else 0,
+                    "model_id": m.model_id,
                     "model_name": self.catalog.model_name(listing, variation),
                     "model_sku": (line.sku or "") if listing.has_variations else "",
                     "model_quantity_purchased": line.quantity,
-                    "model_original_price": price,
-                    "model_discounted_price": price,
+                    "model_original_price": money(m.original_unit),
+                    "model_discounted_price": money(m.discounted_unit),
                     "wholesale": False,
                     "weight": self.catalog.product_of(variation).weight_g / 1000,
                     "add_on_deal": False,
                     "main_item": False,
                     "add_on_deal_id": 0,
-                    "promotion_type": "",
-                    "promotion_id": 0,
-                    "order_item_id": item_id,
+                    "promotion_type": "product_promotion" if promoted else "",
+                    "promotion_id": _promotion_id(order, index) if promoted else 0,
+                    "order_item_id": m.item_id,
                     "promotion_group_id": 0,
                     "image_info": {"image_url": self.catalog.cover_url(listing)},
                     "product_location_id": [LOCATION_ID],
@@ -792,7 +1113,43 @@ class OrderRenderer:
                     "is_b2c_owned_item": False,
                 }
             )
-        return rendered, grams
+        return rendered
+
+    def _packages(self, order: Order, step: int) -> list[dict[str, Any]]:
+        status = logistics_status(order, step)
+        lines = self.money(order).lines
+        rendered = []
+        for package in packages_of(order):
+            grams = sum(
+                self.catalog.product_of(
+                    self.catalog.variation(lines[i].line.variation_number)[1]
+                ).weight_g
+                * lines[i].line.quantity
+                for i in package.lines
+            )
+            rendered.append(
+                {
+                    "package_number": package.number,
+                    "logistics_status": status,
+                    "logistics_channel_id": package.channel[0],
+                    "shipping_carrier": package.channel[1],
+                    "allow_self_design_awb": False,
+                    "item_list": [
+                        {
+                            "item_id": lines[i].item_id,
+                            "model_id": lines[i].model_id,
+                            "model_quantity": lines[i].line.quantity,
+                            "order_item_id": lines[i].item_id,
+                            "promotion_group_id": 0,
+                            "product_location_id": LOCATION_ID,
+                        }
+                        for i in package.lines
+                    ],
+                    "parcel_chargeable_weight_gram": grams,
+                    "group_shipment_id": None,
+                }
+            )
+        return rendered
 
     def detail(
         self, order: Order, step: int, sn: str, fields: Iterable[str] = OPTIONAL_ORDER_FIELDS
@@ -810,66 +1167,37 @@ class OrderRenderer:
             cancel_by, cancel_reason = "system", "Unpaid Order"
         else:
             cancel_by, cancel_reason = "buyer", "Need to change delivery address"
-        shipping = money(order.shipping_cost)
-        lines: list[tuple[list[dict[str, Any]], int]] = []
-
-        def items() -> tuple[list[dict[str, Any]], int]:
-            if not lines:
-                lines.append(self._lines(order))
-            return lines[0]
-
-        def packages() -> list[dict[str, Any]]:
-            rendered, grams = items()
-            return [
-                {
-                    "package_number": f"OFG{order.order_number * 7919 % 10**15:015d}",
-                    "logistics_status": _LOGISTICS_STATUS[status],
-                    "logistics_channel_id": LOGISTICS_CHANNEL[0],
-                    "shipping_carrier": LOGISTICS_CHANNEL[1],
-                    "allow_self_design_awb": False,
-                    "item_list": [
-                        {
-                            "item_id": line["item_id"],
-                            "model_id": line["model_id"],
-                            "model_quantity": line["model_quantity_purchased"],
-                            "order_item_id": line["order_item_id"],
-                            "promotion_group_id": 0,
-                            "product_location_id": LOCATION_ID,
-                        }
-                        for line in rendered
-                    ],
-                    "parcel_chargeable_weight_gram": grams,
-                    "group_shipment_id": None,
-                }
-            ]
-
+        m = self.money(order)
+        carrier = money(m.carrier_cost)
+        channel = channel_of(order)
         optional: dict[str, Callable[[], Any]] = {
             "buyer_user_id": lambda: order.buyer.buyer_id,
             "buyer_username": lambda: order.buyer.nickname.lower(),
-            "estimated_shipping_fee": lambda: shipping,
+            "estimated_shipping_fee": lambda: carrier,
             "recipient_address": lambda: _address(order.buyer),
-            "actual_shipping_fee": lambda: shipping if shipped else 0.0,
+            "actual_shipping_fee": lambda: carrier if shipped else 0.0,
             "goods_to_declare": lambda: False,
             "note": lambda: "",
             "note_update_time": lambda: 0,
-            "item_list": lambda: items()[0],
+            "item_list": lambda: self._lines(order),
             "pay_time": lambda: paid,
             "dropshipper": lambda: None,
             "dropshipper_phone": lambda: None,
-            "split_up": lambda: False,
+            "split_up": lambda: len(packages_of(order)) > 1,
             "buyer_cancel_reason": lambda: "",
             "cancel_by": lambda: cancel_by,
             "cancel_reason": lambda: cancel_reason,
             "actual_shipping_fee_confirmed": lambda: delivered is not None,
             "buyer_cpf_id": lambda: _cpf(order.buyer.buyer_id),
-            "fulfillment_flag": lambda: "fulfilled_by_local_seller",
+            "fulfillment_flag": lambda: fulfillment_flag(order),
             "pickup_done_time": lambda: shipped or 0,
-            "package_list": packages,
-            "shipping_carrier": lambda: LOGISTICS_CHANNEL[1],
-            "payment_method": lambda: _PAYMENT_METHODS[order.order_number % len(_PAYMENT_METHODS)],
-            "total_amount": lambda: money(order.total + order.shipping_cost),
+            "package_list": lambda: self._packages(order, step),
+            "shipping_carrier": lambda: channel[1],
+            "payment_method": lambda: _payment_method(order),
+            # "Only returned after the buyer has completed payment."
+            "total_amount": lambda: money(m.buyer_total) if paid else _OMITTED,
             "invoice_data": lambda: None,
-            "order_chargeable_weight_gram": lambda: items()[1],
+            "order_chargeable_weight_gram": lambda: m.grams,
             "return_request_due_date": lambda: delivered + 7 * 86_400 if delivered else 0,
         }
         rendered: dict[str, Any] = {
@@ -886,93 +1214,317 @@ class OrderRenderer:
         }
         wanted = set(fields)
         for name, value in optional.items():
-            if name in wanted:
-                rendered[name] = value()
+            if name in wanted and (rendered_value := value()) is not _OMITTED:
+                rendered[name] = rendered_value
         return rendered
 
-    def escrow(self, order: Order, step: int, sn: str) -> dict[str, Any]:
-        status, _ = order.timeline[step]
-        items_total = order.total
-        shipping = order.shipping_cost
-        charged = status not in {"cancelled", "returned"}
-        commission = (
-            (items_total * COMMISSION_RATE).quantize(CENT, ROUND_HALF_UP) if charged else Decimal(0)
+    def escrow_amounts(self, order: Order, step: int) -> dict[str, Decimal]:
+        """The escrow's money at a step, every term of Shopee's formula included.
+
+        Before pickup the carrier has not charged yet (actual_shipping_fee 0); a
+        cancellation gives the buyer everything back and leaves the seller nothing; a return
+        before the release refunds the goods and waives the fees but not the shipping
+        (the way back is charged too); a return after the release is an order adjustment.
+        """
+        status = order.timeline[step][0]
+        reached = _reached(order, step)
+        m = self.money(order)
+        paid = "paid" in reached
+        if status == "cancelled" and not paid:
+            return {"escrow_amount": ZERO}
+        amounts = {
+            "original_cost_of_goods_sold": m.goods,
+            "cost_of_goods_sold": m.goods,
+            "voucher_from_seller": m.seller_voucher,
+            "seller_return_refund": ZERO,
+            "buyer_paid_shipping_fee": m.buyer_shipping,
+            "actual_shipping_fee": ZERO,
+            "shopee_shipping_rebate": ZERO,
+            "reverse_shipping_fee": ZERO,
+            "commission_fee": m.commission,
+            "service_fee": m.service,
+            "order_ams_commission_fee": m.ams,
+            "shipping_seller_protection_fee_amount": m.protection_fee,
+        }
+        if "shipped" in reached:
+            amounts["actual_shipping_fee"] = m.carrier_cost
+            amounts["shopee_shipping_rebate"] = m.shipping_rebate
+        refunded = status == "cancelled" or (
+            status == "returned" and not returned_after_release(order, step)
         )
-        service = (
-            (items_total * SERVICE_FEE_RATE).quantize(CENT, ROUND_HALF_UP)
-            if charged
-            else Decimal(0)
-        )
-        escrow = items_total - commission - service if charged else Decimal(0)
-        items = []
-        lines, grams = self._lines(order)
-        for line in lines:
-            subtotal = Decimal(str(line["model_original_price"])) * line["model_quantity_purchased"]
-            items.append(
-                {
-                    "item_id": line["item_id"],
-                    "item_name": line["item_name"],
-                    "item_sku": line["item_sku"],
-                    "model_id": line["model_id"],
-                    "model_name": line["model_name"],
-                    "model_sku": line["model_sku"],
-                    "original_price": money(subtotal),
-                    "selling_price": money(subtotal),
-                    "discounted_price": money(subtotal),
-                    "seller_discount": 0.0,
-                    "shopee_discount": 0.0,
-                    "discount_from_coin": 0.0,
-                    "discount_from_voucher_shopee": 0.0,
-                    "discount_from_voucher_seller": 0.0,
-                    "activity_type": "",
-                    "activity_id": 0,
-                    "is_main_item": False,
-                    "quantity_purchased": line["model_quantity_purchased"],
-                }
+        if refunded:
+            amounts.update(
+                seller_return_refund=-m.item_refund,
+                cost_of_goods_sold=ZERO,
+                commission_fee=ZERO,
+                service_fee=ZERO,
+                order_ams_commission_fee=ZERO,
+                shipping_seller_protection_fee_amount=ZERO,
             )
+        if status == "cancelled":
+            amounts.update(buyer_paid_shipping_fee=ZERO)
+        if status == "returned" and refunded:
+            amounts["reverse_shipping_fee"] = m.carrier_cost
+        amounts["escrow_amount"] = (
+            amounts["original_cost_of_goods_sold"]
+            + amounts["seller_return_refund"]
+            - amounts["voucher_from_seller"]
+            + amounts["buyer_paid_shipping_fee"]
+            - amounts["actual_shipping_fee"]
+            + amounts["shopee_shipping_rebate"]
+            - amounts["reverse_shipping_fee"]
+            - amounts["commission_fee"]
+            - amounts["service_fee"]
+            - amounts["order_ams_commission_fee"]
+            - amounts["shipping_seller_protection_fee_amount"]
+        )
+        if status == "returned" and not refunded:
+            amounts["adjustment"] = -m.item_refund
+        return amounts
+
+    def escrow(self, order: Order, step: int, sn: str) -> dict[str, Any]:
+        """get_escrow_detail's response, field for field as the doc's sample (the CB SIP
+        affiliate fields, "only displayed for cb sip affiliate shops", left out)."""
+        amounts = self.escrow_amounts(order, step)
+        m = self.money(order)
+        a = {k: money(v) for k, v in amounts.items()}
+        charged = "commission_fee" in amounts and amounts["commission_fee"] > 0
+        commission_offset = m.commission_offset if charged else ZERO
+        service_offset = m.service_offset if charged else ZERO
+        commission = amounts.get("commission_fee", ZERO)
+        service = amounts.get("service_fee", ZERO)
+        rebate = amounts.get("shopee_shipping_rebate", ZERO)
+        actual = amounts.get("actual_shipping_fee", ZERO)
+        adjustment = amounts.get("adjustment")
+        status = order.timeline[step][0]
+        income: dict[str, Any] = {
+            "escrow_amount": a["escrow_amount"],
+            "buyer_total_amount": money(m.buyer_total),
+            "order_original_price": money(m.original),
+            "original_price": money(m.original),
+            "order_discounted_price": money(m.goods),
+            "order_selling_price": money(m.original),
+            "order_seller_discount": money(m.original - m.goods),
+            "bcrs_deposit": 0.0,
+            "seller_discount": money(m.original - m.goods),
+            "shopee_discount": 0.0,
+            "voucher_from_seller": a.get("voucher_from_seller", 0.0),
+            "voucher_from_shopee": money(m.shopee_voucher),
+            "voucher_from_external_party": 0.0,
+            "coins": money(m.coins),
+            "buyer_paid_shipping_fee": a.get("buyer_paid_shipping_fee", 0.0),
+            "buyer_transaction_fee": 0.0,
+            "cross_border_tax": 0.0,
+            "payment_promotion": 0.0,
+            "commission_fee": money(commission),
+            "service_fee": money(service),
+            "seller_transaction_fee": 0.0,
+            "seller_lost_compensation": 0.0,
+            "seller_coin_cash_back": 0.0,
+            "escrow_tax": 0.0,
+            "estimated_shipping_fee": money(m.carrier_cost),
+            "final_shipping_fee": money(rebate - actual),
+            "actual_shipping_fee": money(actual),
+            "shipping_fee_sst": 0.0,
+            "order_chargeable_weight": m.grams,
+            "shopee_shipping_rebate": money(rebate),
+            "shipping_fee_discount_from_3pl": 0.0,
+            "seller_shipping_discount": 0.0,
+            "seller_voucher_code": [_voucher_code(order)] if m.seller_voucher else [],
+            "drc_adjustable_refund": 0.0,
+            "cost_of_goods_sold": a.get("cost_of_goods_sold", 0.0),
+            "original_cost_of_goods_sold": a.get("original_cost_of_goods_sold", 0.0),
+            "original_shopee_discount": 0.0,
+            "seller_return_refund": a.get("seller_return_refund", 0.0),
+            "items": self._escrow_items(
+                order, ams_waived=not amounts.get("order_ams_commission_fee")
+            ),
+            "reverse_shipping_fee": a.get("reverse_shipping_fee", 0.0),
+            "reverse_shipping_fee_sst": 0.0,
+            "final_product_protection": 0.0,
+            "credit_card_promotion": 0.0,
+            "credit_card_transaction_fee": 0.0,
+            "final_product_vat_tax": 0.0,
+            "final_shipping_vat_tax": 0.0,
+            "campaign_fee": 0.0,
+            "rsf_seller_protection_fee_claim_amount": 0.0,
+            "shipping_seller_protection_fee_amount": a.get(
+                "shipping_seller_protection_fee_amount", 0.0
+            ),
+            "final_escrow_product_gst": 0.0,
+            "final_escrow_shipping_gst": 0.0,
+            "delivery_seller_protection_fee_premium_amount": 0.0,
+        }
+        if adjustment is not None:
+            income["order_adjustment"] = [
+                {
+                    "amount": money(adjustment),
+                    "date": _reached(order, step)["returned"],
+                    "currency": CURRENCY,
+                    "adjustment_reason": "Return Refund deduction",
+                }
+            ]
+        after = amounts["escrow_amount"] + (adjustment or ZERO)
+        income |= {
+            "total_adjustment_amount": money(adjustment or ZERO),
+            "escrow_amount_after_adjustment": money(after),
+            "order_ams_commission_fee": a.get("order_ams_commission_fee", 0.0),
+            "buyer_payment_method": _payment_method(order),
+            "instalment_plan": "N/A",
+            "sales_tax_on_lvg": 0.0,
+            "final_return_to_seller_shipping_fee": 0.0,
+            "withholding_tax": 0.0,
+            "overseas_return_service_fee": 0.0,
+            "prorated_coins_value_offset_return_items": 0.0,
+            "prorated_shopee_voucher_offset_return_items": 0.0,
+            "prorated_seller_voucher_offset_return_items": 0.0,
+            "prorated_payment_channel_promo_bank_offset_return_items": 0.0,
+            "prorated_payment_channel_promo_shopee_offset_return_items": 0.0,
+            "fsf_seller_protection_fee_claim_amount": 0.0,
+            "vat_on_imported_goods": 0.0,
+            "tenure_info_list": {
+                "payment_channel_name": _payment_method(order),
+                "instalment_plan": "",
+            },
+            "withholding_vat_tax": 0.0,
+            "withholding_pit_tax": 0.0,
+            "withholding_cit_tax": 0.0,
+            "tax_registration_code": "",
+            "seller_order_processing_fee": 0.0,
+            "buyer_paid_packaging_fee": 0.0,
+            "trade_in_bonus_by_seller": 0.0,
+            "fbs_fee": 0.0,
+            "net_commission_fee": money(commission - commission_offset),
+            "net_service_fee": money(service - service_offset),
+            "net_commission_fee_info_list": {
+                "rule_id": 101,
+                "fee_amount": money(commission - commission_offset),
+                "rule_display_name": "Comissão",
+            },
+            "net_service_fee_info_list": {
+                "rule_id": 201,
+                "fee_amount": money(service - service_offset),
+                "rule_display_name": "Programa de Frete Grátis",
+                "category": "service",
+            },
+            "seller_product_rebate": {
+                "amount": money(commission_offset + service_offset),
+                "commission_fee_offset": money(commission_offset),
+                "service_fee_offset": money(service_offset),
+            },
+            "pix_discount": 0.0,
+            "prorated_pix_discount_offset_return_items": 0.0,
+            "ads_escrow_top_up_fee_or_technical_support_fee": 0.0,
+            "th_import_duty": 0.0,
+            "remaining_voucher": money(m.shopee_voucher - commission_offset - service_offset),
+        }
         return {
             "order_sn": sn,
             "buyer_user_name": order.buyer.nickname.lower(),
-            "return_order_sn_list": [f"{order.order_number}01"] if status == "returned" else [],
-            "order_income": {
-                "escrow_amount": money(escrow),
-                "buyer_total_amount": money(items_total + shipping),
-                "order_original_price": money(items_total),
-                "original_price": money(items_total),
-                "order_discounted_price": money(items_total),
-                "order_selling_price": money(items_total),
-                "order_seller_discount": 0.0,
-                "seller_discount": 0.0,
-                "shopee_discount": 0.0,
-                "voucher_from_seller": 0.0,
-                "voucher_from_shopee": 0.0,
-                "coins": 0.0,
-                "buyer_paid_shipping_fee": money(shipping),
-                "buyer_transaction_fee": 0.0,
-                "commission_fee": money(commission),
-                "service_fee": money(service),
-                "seller_transaction_fee": 0.0,
-                "estimated_shipping_fee": money(shipping),
-                "final_shipping_fee": 0.0,
-                "actual_shipping_fee": money(shipping),
-                "shopee_shipping_rebate": 0.0,
-                "cost_of_goods_sold": money(items_total),
-                "original_cost_of_goods_sold": money(items_total),
-                "seller_return_refund": money(-items_total) if status == "returned" else 0.0,
-                "net_commission_fee": money(commission),
-                "net_service_fee": money(service),
-                "order_chargeable_weight": grams,
-                "items": items,
-            },
-            "buyer_payment_info": {
-                "buyer_payment_method": _PAYMENT_METHODS[
-                    order.order_number % len(_PAYMENT_METHODS)
-                ],
-                "buyer_total_amount": money(items_total + shipping),
-                "merchant_subtotal": money(items_total),
-                "shipping_fee": money(shipping),
-                "seller_voucher": 0.0,
-                "shopee_voucher": 0.0,
-                "discount_pix": 0.0,
-            },
+            "return_order_sn_list": [_return_sn(order)] if status == "returned" else [],
+            "order_income": income,
+            "buyer_payment_info": self._buyer_payment_info(order),
         }
+
+    def _escrow_items(self, order: Order, ams_waived: bool) -> list[dict[str, Any]]:
+        m = self.money(order)
+        weights = [line.discounted for line in m.lines]
+        coins = _prorate(m.coins, weights)
+        shopee_vouchers = _prorate(m.shopee_voucher, weights)
+        seller_vouchers = _prorate(m.seller_voucher, weights)
+        items = []
+        for index, line in enumerate(m.lines):
+            listing, variation = self.catalog.variation(line.line.variation_number)
+            promoted = line.original_unit != line.discounted_unit
+            items.append(
+                {
+                    "item_id": line.item_id,
+                    "item_name": line.line.title,
+                    "item_sku": "" if listing.has_variations else (line.line.sku or ""),
+                    "model_id": line.model_id,
+                    "model_name": self.catalog.model_name(listing, variation),
+                    "model_sku": (line.line.sku or "") if listing.has_variations else "",
+                    "line_item_id": line.item_id * 100 + index,
+                    "original_price": money(line.original),
+                    "selling_price": money(line.original),
+                    "discounted_price": money(line.discounted),
+                    "bcrs_deposit": 0.0,
+                    "seller_discount": money(line.seller_discount),
+                    "shopee_discount": 0.0,
+                    "discount_from_coin": money(coins[index]),
+                    "discount_from_voucher_shopee": money(shopee_vouchers[index]),
+                    "discount_from_voucher_seller": money(seller_vouchers[index]),
+                    "activity_type": "",
+                    "activity_id": 0,
+                    "is_main_item": False,
+                    "quantity_purchased": line.line.quantity,
+                    "is_b2c_shop_item": False,
+                    "ams_commission_fee": 0.0 if ams_waived else money(line.ams),
+                    "is_kit": self.catalog.product_of(variation).is_kit,
+                    "promotion_list": (
+                        [
+                            {
+                                "promotion_type": "seller_discount",
+                                "promotion_id": _promotion_id(order, index),
+                            }
+                        ]
+                        if promoted
+                        else []
+                    ),
+                }
+            )
+        return items
+
+    def _buyer_payment_info(self, order: Order) -> dict[str, Any]:
+        """The checkout snapshot: never updated after a cancellation or return."""
+        m = self.money(order)
+        method = _payment_method(order)
+        return {
+            "buyer_payment_method": method,
+            "buyer_service_fee": 0.0,
+            "buyer_tax_amount": 0.0,
+            "buyer_total_amount": money(m.buyer_total),
+            "shopeevip_subtotal": 0.0,
+            "credit_card_promotion": 0.0,
+            "icms_tax_amount": 0.0,
+            "import_tax_amount": 0.0,
+            "initial_buyer_txn_fee": 0.0,
+            "insurance_premium": 0.0,
+            "iof_tax_amount": 0.0,
+            "is_paid_by_credit_card": method == "Credit Card",
+            "merchant_subtotal": money(m.goods),
+            "seller_voucher": money(-m.seller_voucher),
+            "shipping_fee": money(m.buyer_shipping),
+            "shipping_fee_sst_amount": 0.0,
+            "shopee_voucher": money(-m.shopee_voucher),
+            "shopee_coins_redeemed": money(-m.coins),
+            "buyer_paid_packaging_fee": 0.0,
+            "trade_in_bonus": 0.0,
+            "bulky_handling_fee": 0.0,
+            "discount_pix": 0.0,
+            "bcrs_deposit": 0.0,
+            "ads_voucher_discount": 0.0,
+        }
+
+    def released_payout(self, order: Order, step: int) -> float:
+        """get_escrow_list's payout_amount: the escrow as it stood at the release."""
+        return money(self.escrow_amounts(order, step)["escrow_amount"])
+
+
+_OMITTED = object()
+
+
+def _payment_method(order: Order) -> str:
+    return _PAYMENT_METHODS[order.order_number % len(_PAYMENT_METHODS)]
+
+
+def _promotion_id(order: Order, index: int) -> int:
+    return 700_000_000_000_000 + _roll(order.order_number, f"promotion:{index}", 10**9)
+
+
+def _voucher_code(order: Order) -> str:
+    return f"CASA{_roll(order.order_number, 'voucher-code', 10_000):04d}"
+
+
+def _return_sn(order: Order) -> str:
+    return f"{order.order_number}01"

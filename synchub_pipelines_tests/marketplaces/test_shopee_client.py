@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -53,17 +53,26 @@ from synchub_pipelines.marketplaces.shopee import (
     sign_shop,
 )
 from synchub_pipelines.marketplaces.tokens import MemoryTokenStore, TokenSet, iter_secret_values
-from synchub_pipelines.models import Listing, Order, OrderStatus, Store, hash_buyer
+from synchub_pipelines.models import (
+    Listing,
+    ListingStatus,
+    LogisticMode,
+    Order,
+    OrderStatus,
+    ShipmentStatus,
+    Store,
+    hash_buyer,
+)
 from synchub_pipelines.sandbox import shopee as shopee_sandbox
 from synchub_pipelines.sandbox.infra import Faults
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 from synchub_pipelines.sandbox.shopee_render import (
-    COMMISSION_RATE,
-    SERVICE_FEE_RATE,
     SHOPEE_STATUS,
     item_id_of,
     order_sn,
+    returned_after_release,
 )
+from synchub_pipelines.sandbox.world import Listing as WorldListing
 from synchub_pipelines.sandbox.world import Order as WorldOrder
 from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
 
@@ -103,18 +112,46 @@ def test_order_detail_sample_maps_to_the_canonical_order() -> None:
     assert order.updated_at == datetime(2024, 4, 15, 0, 12, 28, tzinfo=UTC)
     assert order.business_date == date(2024, 4, 8)
     assert order.currency == "VND"
-    # The buyer paid the flash-sale price, not the original one.
-    assert order.items_amount == Decimal("48000")
-    # The fee is "confirmed" but the sample carries no actual fee: the estimate stands.
-    assert order.shipping_cost == Decimal("5000")
+    # The line before its flash sale, exactly; the sale's 252 000 is the line's discount.
+    assert order.items_amount == Decimal("300000")
+    # The order detail states no buyer-paid shipping (estimated_shipping_fee is Shopee's
+    # estimate of the carrier's charge) and no fee: both come from the escrow.
+    assert order.shipping_paid_by_buyer is None
     assert order.total_amount == Decimal("32119")
-    assert order.fee_amount is None
+    assert (order.fee_amount, order.payout_amount, order.fees_final) == (None, None, None)
     assert order.buyer_hash == hash_buyer("shopee", 1170319091, SALT)
     assert (order.buyer_city, order.buyer_state) == ("Huyện Phước Long", "Bạc Liêu")
     [item] = order.items
     assert (item.listing_id, item.variation_id) == ("23620853561", "221404189791")
+    assert item.line_ref == "23620853561:221404189791"
     assert item.seller_sku == "QAZ-SADOER-05"
-    assert (item.quantity, item.unit_price, item.fee) == (1, Decimal("48000"), None)
+    assert (item.quantity, item.unit_price, item.line_amount) == (
+        1,
+        Decimal("300000"),
+        Decimal("300000"),
+    )
+    assert (item.discount_amount, item.fee) == (Decimal("252000"), None)
+    # The package, inline: COD paid at delivery, so the pay time follows the pickup.
+    [package] = order.shipments
+    assert (package.shipment_id, package.status, package.raw_status) == (
+        "OFG166300791210964",
+        ShipmentStatus.DELIVERED,
+        "LOGISTICS_DELIVERY_DONE",
+    )
+    assert (package.carrier, package.logistic_type, package.logistic_mode) == (
+        "5-Day Delivery (SPX)",
+        "18080",
+        LogisticMode.SELLER,
+    )
+    assert package.ship_by == datetime.fromtimestamp(1712671200, UTC)
+    assert package.shipped_at == datetime.fromtimestamp(1712726577, UTC)
+    assert package.delivered_at is None and package.tracking_number is None
+    assert (package.buyer_city, package.buyer_state) == ("Huyện Phước Long", "Bạc Liêu")
+    assert [(e.status, int(e.at.timestamp())) for e in order.status_events] == [
+        (OrderStatus.PENDING, 1712601591),
+        (OrderStatus.PAID, 1712817766),
+        (OrderStatus.SHIPPED, 1712726577),
+    ]
     assert item.title is not None and item.title.startswith("🦋giảm giá🦋")
     # LGPD: nothing of the buyer's name, username, phone or street survives.
     dumped = order.model_dump_json()
@@ -151,7 +188,8 @@ def test_item_base_info_sample() -> None:
         listing_id="34002",
         variation_id="",
         title="seller discount",
-        status="NORMAL",
+        status=ListingStatus.ACTIVE,
+        raw_status="NORMAL",
         price=Decimal("122.02"),
         currency="SGD",
         available_quantity=100,
@@ -221,15 +259,26 @@ def test_status_normalization(raw_status: str, expected: OrderStatus) -> None:
     assert (order.status, order.raw_status) == (expected, raw_status)
 
 
-def test_brazilian_address_keeps_the_state_code_and_shipping_prefers_the_actual_fee() -> None:
+def test_brazilian_address_keeps_the_state_code() -> None:
     raw = _sample_order()
     raw["recipient_address"] = {"city": "Campinas", "state": "São Paulo", "region": "BR"}
-    raw["actual_shipping_fee"] = 4200
     order = order_from_shopee(SPOrder.model_validate(raw), STORE, SALT)
     assert (order.buyer_city, order.buyer_state) == ("Campinas", "SP")
-    assert order.shipping_cost == Decimal("4200")
-    raw["actual_shipping_fee_confirmed"] = False
-    assert order_from_shopee(SPOrder.model_validate(raw), STORE, SALT).shipping_cost == 5000
+    assert (order.shipments[0].buyer_city, order.shipments[0].buyer_state) == ("Campinas", "SP")
+
+
+def test_an_unpaid_order_has_paid_nothing_and_a_paid_one_must_state_its_total() -> None:
+    raw = {**_sample_order(), "order_status": "UNPAID"}
+    del raw["total_amount"], raw["pay_time"]
+    order = order_from_shopee(SPOrder.model_validate(raw), STORE, SALT)
+    assert (order.status, order.total_amount, order.items_amount) == (
+        OrderStatus.PENDING,
+        Decimal(0),
+        Decimal("300000"),
+    )
+    no_total = {k: v for k, v in _sample_order().items() if k != "total_amount"}
+    page = parse_orders([no_total], STORE, SALT)
+    assert page.records == [] and "total_amount" in page.rejects[0].reason
 
 
 def test_malformed_orders_are_rejected_with_a_reason_and_the_page_goes_on() -> None:
@@ -548,6 +597,18 @@ def test_connect_keeps_the_shop_and_both_lifetimes(connected: Connected) -> None
 
 def test_listings_match_the_world_one_per_model(connected: Connected) -> None:
     seller = connected.sandbox.world.sellers_of("shopee")[0]
+    catalog = connected.simulator.catalog
+    verdict = {
+        "NORMAL": ListingStatus.ACTIVE,
+        "UNLIST": ListingStatus.PAUSED,
+        "BANNED": ListingStatus.SUPPRESSED,
+        "REVIEWING": ListingStatus.UNDER_REVIEW,
+    }
+
+    def reason(listing: WorldListing) -> str | None:
+        violation = catalog.violation(listing)
+        return f"{violation[0]}: {violation[1]}" if violation else None
+
     expected = {
         (
             str(item_id_of(listing)),
@@ -555,7 +616,11 @@ def test_listings_match_the_world_one_per_model(connected: Connected) -> None:
             v.sku or None,
             v.price,
             v.available_quantity,
-            "NORMAL" if listing.status == "active" else "UNLIST",
+            (
+                verdict[catalog.item_status(listing)],
+                catalog.item_status(listing),
+                reason(listing),
+            ),
             listing.title,
         )
         for listing in connected.sandbox.world.listings_of(seller)
@@ -574,13 +639,23 @@ def test_listings_match_the_world_one_per_model(connected: Connected) -> None:
             lst.seller_sku,
             lst.price,
             lst.available_quantity,
-            lst.status,
+            (lst.status, lst.raw_status, lst.status_reason),
             lst.title,
         )
         for lst in listings
     }
     assert len(listings) == len(expected) > 20
     assert got == expected
+    # Shopee holds a few items, and says why; only those cost a violation call.
+    held = {lst.raw_status for lst in listings if lst.status_reason}
+    assert held == {"BANNED", "REVIEWING"}
+    violations = recorder.queries("/api/v2/product/get_item_violation_info")
+    asked = {int(i) for q in violations for i in q["item_id_list"].split(",")}
+    assert asked == {
+        item_id_of(lst)
+        for lst in connected.sandbox.world.listings_of(seller)
+        if catalog.item_status(lst) in {"BANNED", "REVIEWING"}
+    }
     assert all(lst.currency == "BRL" and lst.category_id for lst in listings)
     # Items with models cost one model call each; items without models cost none.
     with_models = [lst for lst in connected.sandbox.world.listings_of(seller) if lst.has_variations]
@@ -590,21 +665,56 @@ def test_listings_match_the_world_one_per_model(connected: Connected) -> None:
         assert len(query["item_id_list"].split(",")) <= 50
 
 
+def _paid(connected: Connected, source: WorldOrder) -> bool:
+    now = connected.sandbox.clock.now()
+    return any(status == "paid" and at <= now for status, at in source.timeline)
+
+
 def _world_orders(connected: Connected) -> dict[str, WorldOrder]:
     seller = connected.sandbox.world.sellers_of("shopee")[0]
     now = connected.sandbox.clock.now()
     return {order_sn(o): o for o in connected.sandbox.world.orders_of(seller) if o.visible_at(now)}
 
 
-def _expected_fees(source: WorldOrder, status: str) -> Decimal | None:
-    """Commission and service fee as the sandbox's escrow charges them; none before payment."""
-    if status == "pending":
-        return None
-    if status in {"cancelled", "returned"}:
-        return Decimal(0)
-    cents = Decimal("0.01")
-    commission = (source.total * COMMISSION_RATE).quantize(cents, ROUND_HALF_UP)
-    return commission + (source.total * SERVICE_FEE_RATE).quantize(cents, ROUND_HALF_UP)
+def expected_money(connected: Connected, source: WorldOrder) -> dict[str, Any]:
+    """The canonical money the World's order implies at the sandbox clock, restated from
+    the sandbox's deterministic derivation (prices, vouchers, carrier cost, rates)."""
+    now = connected.sandbox.clock.now()
+    m = connected.simulator.orders_render.money(source)
+    reached = {status for status, at in source.timeline if at <= now}
+    status = source.status_at(now)[0]
+    expected: dict[str, Any] = {
+        "items_amount": m.original,
+        "total_amount": m.buyer_total if "paid" in reached else Decimal(0),
+    }
+    if "paid" not in reached:
+        if status == "cancelled":  # never paid: nothing charged, final at once
+            expected |= {"fee_amount": Decimal(0), "payout_amount": Decimal(0), "fees_final": True}
+        else:
+            expected |= {"fee_amount": None, "payout_amount": None, "fees_final": None}
+        return expected
+    charges = m.commission + m.service + m.ams + m.protection_fee
+    shipping = m.carrier_cost - m.shipping_rebate if "shipped" in reached else Decimal(0)
+    after_release = returned_after_release(source, len(source.timeline) - 1)
+    fee, refund, buyer_shipping = charges, Decimal(0), m.buyer_shipping
+    if status == "cancelled":
+        fee, refund, buyer_shipping, shipping = Decimal(0), m.item_refund, Decimal(0), Decimal(0)
+    elif status == "returned" and not after_release:
+        fee, refund, shipping = Decimal(0), m.item_refund, shipping + m.carrier_cost
+    elif status == "returned":
+        fee = charges + m.item_refund  # the refund after the release is an adjustment
+    seller_discount = m.original - m.goods + m.seller_voucher
+    seller_shipping = shipping - buyer_shipping
+    return expected | {
+        "fee_amount": fee,
+        "refund_amount": refund,
+        "shipping_paid_by_buyer": buyer_shipping,
+        "seller_shipping_cost": seller_shipping,
+        "seller_discount_amount": seller_discount,
+        "marketplace_discount_amount": m.shopee_voucher + m.coins,
+        "payout_amount": m.original - seller_discount - fee - seller_shipping - refund,
+        "fees_final": True if status == "cancelled" else None,
+    }
 
 
 def _assert_orders_match_the_world(connected: Connected, orders: list[Order]) -> Counter[str]:
@@ -622,20 +732,21 @@ def _assert_orders_match_the_world(connected: Connected, orders: list[Order]) ->
         assert order.created_at == source.created_at.replace(microsecond=0)
         assert order.updated_at == since.replace(microsecond=0)
         assert order.business_date == source.created_at.astimezone(connected.store.zone).date()
-        assert order.items_amount == source.total
-        assert order.shipping_cost == source.shipping_cost
-        assert order.total_amount == source.total + source.shipping_cost
+        money = expected_money(connected, source)
+        assert {k: getattr(order, k) for k in money} == money, order.order_id
         assert (order.buyer_city, order.buyer_state) == (source.buyer.city, source.buyer.state)
         assert order.buyer_hash == hash_buyer("shopee", source.buyer.buyer_id, SALT)
-        assert order.fee_amount == _expected_fees(source, status), order.order_id
-        want: Counter[tuple[str, str, Decimal]] = Counter()
+        # What the buyer paid per line is the World's price; the promotion is beside it.
+        want: Counter[tuple[str, str]] = Counter()
         for line in source.lines:
             listing = listings[line.listing_number]
             model = str(line.variation_number) if listing.has_variations else ""
-            want[(str(item_id_of(listing)), model, line.unit_price)] += line.quantity
-        got = Counter(
-            {(i.listing_id or "", i.variation_id, i.unit_price): i.quantity for i in order.items}
-        )
+            want[(str(item_id_of(listing)), model)] += line.unit_price * line.quantity
+        got: Counter[tuple[str, str]] = Counter()
+        for item in order.items:
+            got[(item.listing_id or "", item.variation_id)] += item.line_amount - (
+                item.discount_amount or 0
+            )
         assert got == want
     return statuses
 
@@ -671,10 +782,11 @@ def test_orders_match_the_world_in_15_day_windows_and_50_order_batches(
         for q in recorder.queries("/api/v2/order/get_order_detail")
     ]
     assert max(batches) <= 50 and sum(batches) == len(orders)
-    # Fees come from the escrow API, a batch per detail batch, for every order but unpaid ones.
+    # Money comes from the escrow API, a batch per detail batch, for every paid order.
     escrows = [b["order_sn_list"] for p, b in recorder.bodies if p.endswith("escrow_detail_batch")]
     assert max(len(sns) for sns in escrows) <= 50
-    charged = sorted(o.order_id for o in orders if o.raw_status != "UNPAID")
+    world = _world_orders(connected)
+    charged = sorted(o.order_id for o in orders if _paid(connected, world[o.order_id]))
     assert sorted(sn for sns in escrows for sn in sns) == charged
 
 
@@ -736,7 +848,8 @@ def test_update_time_window_and_get_orders_by_sn(connected: Connected) -> None:
 def test_malformed_order_from_the_api_is_rejected_and_the_rest_kept(
     connected: Connected,
 ) -> None:
-    victim = sorted(_world_orders(connected))[0]
+    # A paid order: before payment Shopee states no total, so its absence is no error.
+    victim = sorted(sn for sn, o in _world_orders(connected).items() if _paid(connected, o))[0]
 
     def drop_total(path: str, body: dict[str, Any]) -> dict[str, Any]:
         if path == "/api/v2/order/get_order_detail":
@@ -761,7 +874,7 @@ def test_malformed_order_from_the_api_is_rejected_and_the_rest_kept(
 def test_malformed_escrow_entry_is_quarantined_and_its_order_lands_without_a_fee(
     connected: Connected,
 ) -> None:
-    victim = sorted(sn for sn, o in _world_orders(connected).items() if o.total > 0)[0]
+    victim = sorted(sn for sn, o in _world_orders(connected).items() if _paid(connected, o))[0]
 
     def garble_fee(path: str, body: dict[str, Any]) -> dict[str, Any]:
         if path.endswith("get_escrow_detail_batch"):

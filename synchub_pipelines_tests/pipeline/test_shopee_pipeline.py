@@ -113,8 +113,8 @@ def test_shopee_stores_fill_the_shared_tables_and_rerun_changes_nothing(  # type
                 row.order_id: row
                 for row in conn.execute(
                     sa.text(
-                        "SELECT order_id, status, raw_status, items_amount, shipping_cost, "
-                        "total_amount, business_date FROM orders"
+                        "SELECT order_id, status, raw_status, items_amount, "
+                        "shipping_paid_by_buyer, total_amount, business_date FROM orders"
                     )
                 )
             }
@@ -122,13 +122,22 @@ def test_shopee_stores_fill_the_shared_tables_and_rerun_changes_nothing(  # type
                 (row.listing_id, row.variation_id)
                 for row in conn.execute(sa.text("SELECT listing_id, variation_id FROM listings"))
             }
+        money = sandbox.sandbox.simulators["shopee"].orders_render.money
         for order in orders:
             row = stored[order_sn(order)]
             status = order.status_at(now)[0]
             assert (row.status, row.raw_status) == (status, SHOPEE_STATUS[status])
-            assert Decimal(str(row.items_amount)) == order.total
-            assert Decimal(str(row.shipping_cost)) == order.shipping_cost
-            assert Decimal(str(row.total_amount)) == order.total + order.shipping_cost
+            paid = any(s == "paid" and at <= now for s, at in order.timeline)
+            # Lines before the seller's promotions; the buyer's shipping from the escrow.
+            assert Decimal(str(row.items_amount)) == money(order).original
+            shipping = row.shipping_paid_by_buyer
+            if not paid:  # nothing paid; a cancelled one is known to owe nothing
+                assert shipping == (0 if status == "cancelled" else None)
+                assert Decimal(str(row.total_amount)) == 0
+                continue
+            refunded = status == "cancelled"
+            assert Decimal(str(shipping)) == (0 if refunded else order.shipping_cost)
+            assert Decimal(str(row.total_amount)) == money(order).buyer_total
             local_day = order.created_at.astimezone(ZoneInfo(order.seller.timezone)).date()
             assert str(row.business_date) == local_day.isoformat()
         assert models == {

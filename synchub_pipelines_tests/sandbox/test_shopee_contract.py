@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,7 +21,10 @@ import pytest
 
 from synchub_pipelines.sandbox import server
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
+from synchub_pipelines.sandbox.shopee_render import order_sn
 from synchub_pipelines.sandbox.world import Listing, Order, Seller
+from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
+from synchub_pipelines_tests.marketplaces.test_shopee_facts import escrow_formula
 
 PARTNER_ID = 2001887
 PARTNER_KEY = "sandbox-shopee-partner-key-0123456789abcdef"
@@ -35,6 +39,7 @@ SHOPEE_STATUS = {
     "returned": "TO_RETURN",
 }
 DAY = 86_400
+PAYLOADS = ALL_PAYLOADS / "shopee"
 
 
 def base_string(
@@ -291,9 +296,12 @@ def test_auth_partner_only_redirects_to_the_registered_domain(shopee: ShopeeClie
 # --- products ------------------------------------------------------------------------------
 
 
+LISTED = ["NORMAL", "UNLIST", "BANNED", "REVIEWING"]
+
+
 def test_item_list_pages_to_the_end(shopee: ShopeeClient) -> None:
     path = "/api/v2/product/get_item_list"
-    statuses = ["NORMAL", "UNLIST"]
+    statuses = LISTED
     seen: list[int] = []
     offset, pages = 0, 0
     while True:
@@ -308,15 +316,16 @@ def test_item_list_pages_to_the_end(shopee: ShopeeClient) -> None:
     assert len(seen) == len(set(seen)) == len(_listings(shopee))
     assert pages == -(-len(seen) // 2)
     active = shopee.ok(path, offset=0, page_size=100, item_status="NORMAL")
-    assert active["total_count"] == sum(1 for lst in _listings(shopee) if lst.status == "active")
+    held = shopee.ok(path, offset=0, page_size=100, item_status=["BANNED", "REVIEWING"])
+    assert held["total_count"] >= 2  # Shopee holds a few items in every shop
+    assert active["total_count"] + held["total_count"] <= len(_listings(shopee))
+    assert {i["item_status"] for i in active["item"]} == {"NORMAL"}
     assert shopee.get(path, offset=0, page_size=101, item_status="NORMAL")["error"] == "error_param"
     assert shopee.get(path, offset=0, page_size=10)["error"] == "error_param"  # item_status needed
 
 
 def _all_items(shopee: ShopeeClient) -> list[dict[str, Any]]:
-    listed = shopee.ok(
-        "/api/v2/product/get_item_list", offset=0, page_size=100, item_status=["NORMAL", "UNLIST"]
-    )
+    listed = shopee.ok("/api/v2/product/get_item_list", offset=0, page_size=100, item_status=LISTED)
     ids = ",".join(str(item["item_id"]) for item in listed["item"])
     return shopee.ok("/api/v2/product/get_item_base_info", item_id_list=ids)["item_list"]
 
@@ -330,7 +339,8 @@ def test_item_base_info_caps_ids_and_carries_skus(shopee: ShopeeClient) -> None:
     assert {(i["item_name"], i["has_model"]) for i in items} == set(by_title)
     for item in items:
         listing = by_title[(item["item_name"], item["has_model"])]
-        assert item["item_status"] == ("NORMAL" if listing.status == "active" else "UNLIST")
+        if item["item_status"] not in ("BANNED", "REVIEWING"):
+            assert item["item_status"] == ("NORMAL" if listing.status == "active" else "UNLIST")
         if item["has_model"]:
             assert "price_info" not in item  # model prices live in get_model_list
             continue
@@ -393,7 +403,7 @@ def test_update_stock_changes_model_stock(shopee: ShopeeClient, running: Running
         "/api/v2/product/get_item_list",
         offset=0,
         page_size=100,
-        item_status=["NORMAL", "UNLIST"],
+        item_status=LISTED,
         update_time_from=before - 1,
     )
     assert item["item_id"] in {i["item_id"] for i in recent["item"]}
@@ -533,7 +543,12 @@ def test_order_detail_returns_only_requested_optional_fields(shopee: ShopeeClien
         status, since = source.status_at(at)
         assert order["order_status"] == SHOPEE_STATUS[status]
         assert order["update_time"] == int(since.timestamp())
-        assert order["total_amount"] == float(source.total + source.shipping_cost)
+        paid_at = dict(source.timeline).get("paid")
+        if paid_at is not None and paid_at <= at:
+            money = shopee.sandbox.simulators["shopee"].orders_render.money(source)
+            assert order["total_amount"] == float(money.buyer_total)
+        else:  # "only returned after the buyer has completed payment"
+            assert "total_amount" not in order
         assert order["recipient_address"]["city"] == source.buyer.city
         assert order["recipient_address"]["state"] == source.buyer.state
         paid = dict(source.timeline).get("paid")
@@ -560,18 +575,21 @@ def test_escrow_charges_commission_and_service_fee(shopee: ShopeeClient) -> None
     )
     sn = rows[0]["order_sn"]
     income = shopee.ok("/api/v2/payment/get_escrow_detail", order_sn=sn)["order_income"]
-    items = Decimal(str(income["order_original_price"]))
+    goods = Decimal(str(income["original_cost_of_goods_sold"]))
     cent = Decimal("0.01")
-    commission = (items * Decimal("0.14")).quantize(cent, ROUND_HALF_UP)
-    service = (items * Decimal("0.06")).quantize(cent, ROUND_HALF_UP)
-    assert income["commission_fee"] == float(commission)
-    assert income["service_fee"] == float(service)
-    assert income["escrow_amount"] == float(items - commission - service)
+    # BR: 14 % commission and 6 % service fee on what the buyer paid for the items.
+    assert Decimal(str(income["commission_fee"])) == (goods * Decimal("0.14")).quantize(
+        cent, ROUND_HALF_UP
+    )
+    assert Decimal(str(income["service_fee"])) == (goods * Decimal("0.06")).quantize(
+        cent, ROUND_HALF_UP
+    )
+    assert Decimal(str(income["escrow_amount"])) == escrow_formula(income)
     missing = shopee.get("/api/v2/payment/get_escrow_detail", order_sn="260101ZZZZZZZZ")
     assert missing["error"] == "order_not_found"
 
 
-def test_escrow_batch_answers_up_to_50_orders_and_names_the_missing(
+def test_escrow_batch_answers_up_to_50_orders_and_fails_the_missing_ones(
     shopee: ShopeeClient,
 ) -> None:
     now = shopee.now()
@@ -582,15 +600,322 @@ def test_escrow_batch_answers_up_to_50_orders_and_names_the_missing(
     path = "/api/v2/payment/get_escrow_detail_batch"
     answer = shopee.call("POST", path, {"order_sn_list": [*sns, "260101ZZZZZZZZ"]}).json()
     assert answer["error"] == ""
-    assert answer["warning"] == ["order_sn 260101ZZZZZZZZ is not found"]
-    batch = {e["escrow_detail"]["order_sn"]: e["escrow_detail"] for e in answer["response"]}
+    *found, missing = answer["response"]
+    # The doc's error example: the order gets an entry of its own, with fail_error.
+    assert missing == {
+        "escrow_detail": {"order_sn": "260101ZZZZZZZZ", "return_order_sn_list": []},
+        "fail_error": "order_not_found",
+        "fail_message": "The order info not found.",
+    }
+    batch = {e["escrow_detail"]["order_sn"]: e["escrow_detail"] for e in found}
     assert list(batch) == sns
     for sn in sns:  # the same figures as the one-order call
         single = shopee.ok("/api/v2/payment/get_escrow_detail", order_sn=sn)
         assert batch[sn]["order_income"] == single["order_income"]
     too_many = [f"2603{n:02d}00000000" for n in range(51)]
-    assert shopee.call("POST", path, {"order_sn_list": too_many}).json()["error"] == "error_param"
+    over = shopee.call("POST", path, {"order_sn_list": too_many}).json()
+    assert (over["error"], over["message"]) == (
+        "exceed_max_limit",
+        "Your request exceeds the max limit of 50 orders.",
+    )
     assert shopee.call("POST", path, {"order_sn_list": "x"}).json()["error"] == "error_param"
+    assert shopee.call("POST", path, {"order_sn_list": []}).json()["error"] == "error_param"
+
+
+def _sample_keys(name: str) -> tuple[set[str], set[str], set[str]]:
+    sample = json.loads((PAYLOADS / name).read_text())["response"]
+    income = sample["order_income"]
+    return set(income), set(income["items"][0]), set(sample["buyer_payment_info"])
+
+
+# "Only display for cb sip affiliate shop": a local BR shop never sees them.
+CB_SIP_ONLY = {
+    "escrow_amount_pri",
+    "buyer_total_amount_pri",
+    "original_price_pri",
+    "seller_return_refund_pri",
+    "commission_fee_pri",
+    "service_fee_pri",
+    "drc_adjustable_refund_pri",
+    "pri_currency",
+    "aff_currency",
+    "exchange_rate",
+    "sip_subsidy",
+    "sip_subsidy_pri",
+}
+
+
+def _paid_sns(shopee: ShopeeClient) -> list[str]:
+    now = shopee.now()
+    rows = _drain(
+        shopee, "update_time", now - 15 * DAY, now, response_optional_fields="order_status"
+    )
+    rows += _drain(
+        shopee,
+        "update_time",
+        now - 30 * DAY,
+        now - 15 * DAY - 1,
+        response_optional_fields="order_status",
+    )
+    return [r["order_sn"] for r in rows if r["order_status"] != "UNPAID"]
+
+
+def _escrows(shopee: ShopeeClient, sns: list[str]) -> list[dict[str, Any]]:
+    details = []
+    for start in range(0, len(sns), 50):
+        answer = shopee.call(
+            "POST",
+            "/api/v2/payment/get_escrow_detail_batch",
+            {"order_sn_list": sns[start : start + 50]},
+        ).json()
+        assert answer["error"] == "", answer
+        details += [e["escrow_detail"] for e in answer["response"]]
+    return details
+
+
+def test_escrow_is_shaped_like_shopees_sample_and_adds_up_to_the_cent(
+    shopee: ShopeeClient,
+) -> None:
+    income_keys, item_keys, payment_keys = _sample_keys("payment_get_escrow_detail_response.json")
+    details = _escrows(shopee, _paid_sns(shopee))
+    assert len(details) > 50
+    kinds: set[str] = set()
+    for detail in details:
+        income = detail["order_income"]
+        # Field for field as the doc's sample: every fee field, items[], buyer_payment_info.
+        assert income_keys - CB_SIP_ONLY - {"order_adjustment"} <= set(income)
+        assert payment_keys <= set(detail["buyer_payment_info"])
+        for item in income["items"]:
+            assert item_keys - {"kit_items", "original_price_pri"} <= set(item)
+        # Shopee's formula gives the escrow, to the cent.
+        assert Decimal(str(income["escrow_amount"])) == escrow_formula(income), detail["order_sn"]
+        adjustments = sum(Decimal(str(a["amount"])) for a in income.get("order_adjustment", []))
+        assert Decimal(str(income["total_adjustment_amount"])) == adjustments
+        assert Decimal(str(income["escrow_amount_after_adjustment"])) == (
+            Decimal(str(income["escrow_amount"])) + adjustments
+        )
+        # Brazil: net fees are the gross ones less the seller's share of Shopee's rebate.
+        rebate = income["seller_product_rebate"]
+        assert Decimal(str(income["net_commission_fee"])) == Decimal(
+            str(income["commission_fee"])
+        ) - Decimal(str(rebate["commission_fee_offset"]))
+        assert Decimal(str(rebate["amount"])) == Decimal(
+            str(rebate["commission_fee_offset"])
+        ) + Decimal(str(rebate["service_fee_offset"]))
+        # The lines' affiliate commissions add up to the order's.
+        assert sum(Decimal(str(i["ams_commission_fee"])) for i in income["items"]) == Decimal(
+            str(income["order_ams_commission_fee"])
+        )
+        kinds |= {
+            k
+            for k in (
+                "commission_fee",
+                "order_ams_commission_fee",
+                "shipping_seller_protection_fee_amount",
+                "reverse_shipping_fee",
+                "voucher_from_seller",
+                "voucher_from_shopee",
+                "coins",
+            )
+            if income[k]
+        }
+        kinds |= {"offset"} if rebate["amount"] else set()
+        kinds |= {"refund"} if income["seller_return_refund"] else set()
+    # Enough variety that every rule above was exercised.
+    assert kinds == {
+        "commission_fee",
+        "order_ams_commission_fee",
+        "shipping_seller_protection_fee_amount",
+        "reverse_shipping_fee",
+        "voucher_from_seller",
+        "voucher_from_shopee",
+        "coins",
+        "offset",
+        "refund",
+    }
+
+
+def test_escrow_changes_until_completion(fresh: ShopeeClient) -> None:
+    fresh.authorize()
+    world = fresh.sandbox.world
+    now = fresh.sandbox.clock.now()
+    source = next(o for o in _orders(fresh) if o.status_at(now)[0] == "paid")
+    sn = order_sn(source)
+    path = "/api/v2/payment/get_escrow_detail"
+    paid = fresh.ok(path, order_sn=sn)["order_income"]
+    assert paid["actual_shipping_fee"] == 0 and paid["shopee_shipping_rebate"] == 0
+    world.advance_order(source, "ship", now)
+    shipped = fresh.ok(path, order_sn=sn)["order_income"]
+    assert shipped["actual_shipping_fee"] > 0
+    assert shipped["escrow_amount"] != paid["escrow_amount"]
+    assert Decimal(str(shipped["final_shipping_fee"])) == Decimal(
+        str(shipped["shopee_shipping_rebate"])
+    ) - Decimal(str(shipped["actual_shipping_fee"]))
+    world.advance_order(source, "deliver", now + timedelta(hours=1))
+    fresh.sandbox.clock.advance(3600 + 5)
+    delivered = fresh.ok(path, order_sn=sn)["order_income"]
+    assert delivered["escrow_amount"] == shipped["escrow_amount"]
+    # Not in the escrow list until Shopee releases it, some days after delivery.
+    listed = fresh.ok(
+        "/api/v2/payment/get_escrow_list",
+        release_time_from=fresh.now() - 30 * DAY,
+        release_time_to=fresh.now(),
+        page_size=100,
+    )
+    assert sn not in {e["order_sn"] for e in listed["escrow_list"]}
+    fresh.sandbox.clock.advance(10 * DAY)
+    fresh.authorize()  # the access token lasts 4 hours
+    released = []
+    page_no = 1
+    while True:
+        page = fresh.ok(
+            "/api/v2/payment/get_escrow_list",
+            release_time_from=fresh.now() - 12 * DAY,
+            release_time_to=fresh.now(),
+            page_size=100,
+            page_no=page_no,
+        )
+        released += page["escrow_list"]
+        if not page["more"]:
+            break
+        page_no += 1
+    [entry] = [e for e in released if e["order_sn"] == sn]
+    assert entry["payout_amount"] == delivered["escrow_amount"]
+    delivered_at = int((now + timedelta(hours=1)).timestamp())
+    assert delivered_at + 7 * DAY <= entry["escrow_release_time"] <= delivered_at + 9 * DAY
+
+
+def test_escrow_list_pages_and_refuses_bad_windows(shopee: ShopeeClient) -> None:
+    path = "/api/v2/payment/get_escrow_list"
+    now = shopee.now()
+    window = {"release_time_from": now - 30 * DAY, "release_time_to": now}
+    whole = shopee.ok(path, page_size=100, **window)
+    assert not whole["more"] and len(whole["escrow_list"]) > 10
+    times = [e["escrow_release_time"] for e in whole["escrow_list"]]
+    assert times == sorted(times) and max(times) <= now
+    default = shopee.ok(path, **window)  # 40 a page unless asked
+    assert len(default["escrow_list"]) == min(40, len(times))
+    paged: list[dict[str, Any]] = []
+    page_no = 1
+    while True:
+        page = shopee.ok(path, page_size=7, page_no=page_no, **window)
+        assert len(page["escrow_list"]) <= 7
+        paged += page["escrow_list"]
+        if not page["more"]:
+            break
+        page_no += 1
+    assert paged == whole["escrow_list"]
+    # Shopee's own messages for a missing, reversed or badly sized window.
+    assert shopee.get(path, release_time_from=now)["error"] == "error_param"
+    reversed_ = shopee.get(path, release_time_from=now, release_time_to=now - DAY)
+    assert "cannot be later than the end date" in reversed_["message"]
+    too_big = shopee.get(path, page_size=101, **window)
+    assert too_big["error"] == "error_param" and "between 1 and 100" in too_big["message"]
+
+
+def _split_order(shopee: ShopeeClient) -> tuple[Order, list[dict[str, Any]]]:
+    """A shipped order the seller split into two packages, and its package_list."""
+    now = datetime.fromtimestamp(shopee.now(), UTC)
+    for source in _orders(shopee):
+        status = source.status_at(now)[0] if source.created_at <= now else None
+        if status not in ("shipped", "delivered") or len(source.lines) < 2:
+            continue
+        detail = shopee.ok(
+            "/api/v2/order/get_order_detail",
+            order_sn_list=order_sn(source),
+            response_optional_fields="package_list,item_list",
+        )["order_list"][0]
+        if len(detail["package_list"]) > 1:
+            return source, detail["package_list"]
+    raise AssertionError("no split order in this world")
+
+
+def test_split_orders_list_their_packages_and_want_a_package_number(
+    shopee: ShopeeClient,
+) -> None:
+    source, packages = _split_order(shopee)
+    sn = order_sn(source)
+    lines = [
+        (i["item_id"], i["model_id"], i["model_quantity"]) for p in packages for i in p["item_list"]
+    ]
+    assert len(lines) == len(source.lines)  # every line in exactly one package
+    assert {p["logistics_status"] for p in packages} <= {
+        "LOGISTICS_PICKUP_DONE",
+        "LOGISTICS_DELIVERY_DONE",
+    }
+    path = "/api/v2/logistics/get_tracking_number"
+    split = shopee.get(path, order_sn=sn)
+    assert (split["error"], split["message"]) == (
+        "logistics.package_number_not_exist",
+        "Please request with package_number for this split order.",
+    )
+    numbers = [
+        shopee.ok(path, order_sn=sn, package_number=p["package_number"])["tracking_number"]
+        for p in packages
+    ]
+    assert len(set(numbers)) == 2 and all(n.startswith("BR") for n in numbers)
+    wrong = shopee.get(path, order_sn=sn, package_number="OFG000000000000001")
+    assert wrong["error"] == "logistics.package_not_exist"
+    assert shopee.get(path, order_sn="260101ZZZZZZZZ")["error"] == "logistics.invalid_error"
+    # The batch call answers the same numbers, and fails what it does not know.
+    answer = shopee.call(
+        "POST",
+        "/api/v2/logistics/get_mass_tracking_number",
+        {
+            "package_list": [{"package_number": p["package_number"]} for p in packages]
+            + [{"package_number": "OFG000000000000001"}]
+        },
+    ).json()
+    assert answer["error"] == ""
+    assert [e["tracking_number"] for e in answer["response"]["success_list"]] == numbers
+    assert answer["response"]["fail_list"] == [
+        {"package_number": "OFG000000000000001", "fail_reason": "The package is not exist."}
+    ]
+
+
+def test_mass_tracking_number_limits(shopee: ShopeeClient) -> None:
+    path = "/api/v2/logistics/get_mass_tracking_number"
+    many = {"package_list": [{"package_number": f"OFG{n:015d}"} for n in range(51)]}
+    over = shopee.call("POST", path, many).json()
+    assert (over["error"], over["message"]) == ("logistics.error_param", "Package exceeds limit.")
+    twice = {"package_list": [{"package_number": "OFG000000000000001"}] * 2}
+    assert shopee.call("POST", path, twice).json()["message"] == "Duplicate package number"
+
+
+def test_tracking_info_tells_pickup_and_delivery(shopee: ShopeeClient) -> None:
+    now = datetime.fromtimestamp(shopee.now(), UTC)
+    source = next(
+        o
+        for o in _orders(shopee)
+        if o.created_at <= now and o.status_at(now)[0] == "delivered" and len(o.lines) == 1
+    )
+    when = {s: int(at.timestamp()) for s, at in source.timeline}
+    info = shopee.ok("/api/v2/logistics/get_tracking_info", order_sn=order_sn(source))
+    assert info["logistics_status"] == "LOGISTICS_DELIVERY_DONE"
+    assert [(e["logistics_status"], e["update_time"]) for e in info["tracking_info"]] == [
+        ("DELIVERED", when["delivered"]),
+        ("PICKED_UP", when["shipped"]),
+    ]
+    never_paid = next(
+        o for o in _orders(shopee) if o.created_at <= now and "paid" not in dict(o.timeline)
+    )
+    refused = shopee.get("/api/v2/logistics/get_tracking_info", order_sn=order_sn(never_paid))
+    assert refused["error"] == "logistics.error_status_limit"
+
+
+def test_banned_and_reviewed_items_say_why(shopee: ShopeeClient) -> None:
+    path = "/api/v2/product/get_item_violation_info"
+    items = {i["item_id"]: i for i in _all_items(shopee)}
+    held = [i for i, item in items.items() if item["item_status"] in ("BANNED", "REVIEWING")]
+    answer = shopee.ok(path, item_id_list=",".join(map(str, [*held, 20_999_999_999])))
+    by_id = {i["item_id"]: i for i in answer["item_list"]}
+    for item_id in held:
+        [detail] = by_id[item_id]["item_status_details"]
+        assert by_id[item_id]["item_status"] == items[item_id]["item_status"]
+        assert detail["violation_type"] and detail["violation_reason"]
+    assert by_id[20_999_999_999]["fail_error"] == "error_item_not_found"
+    too_many = ",".join(str(20_000_000_000 + n) for n in range(51))
+    assert shopee.get(path, item_id_list=too_many)["error"] == "error_param"
 
 
 def test_recorded_sale_is_a_paid_order_and_takes_stock(shopee: ShopeeClient) -> None:
