@@ -37,6 +37,20 @@ Behaviour and the choices made where API-NOTES section 3 leaves a gap:
   `total_count` and a hash of the filters; a token reused with other filters is refused).
   Orders sorted by create_time page by position in the per-shop creation index, so a full
   drain costs one pass; update_time sorting pages through a snapshot taken on page one.
+- Finance (money rules in tiktok_render): `/finance/202309/orders/{id}/statement_transactions`
+  lists an order's settled transaction (with its SKU rows) once the statement settling it
+  has closed, nothing before; `/finance/202309/statements` (required
+  `sort_field=statement_time`, optional `statement_time_ge/lt`, `sort_order`) lists the
+  shop's daily statements, and `/finance/202309/statements/{id}/statement_transactions`
+  (required `sort_field=order_create_time`) their order rows without SKU rows. Page size
+  defaults to 20, at most 100 [U]. An order, statement or package id that is not the shop's
+  answers HTTP 400 + 36009004 [U: TikTok's own codes for these are not in the notes].
+- Fulfillment: `/fulfillment/202309/packages/{id}` (the order's one package, from payment
+  on) and `/fulfillment/202309/orders/{id}/tracking` (the carrier's scans, newest first,
+  in milliseconds; none before collection).
+- Products: a few active products per shop carry a review outcome (FREEZE, FAILED and, in
+  shops with 15 products or more, PLATFORM_DEACTIVATED) with `audit_failed_reasons` in
+  their detail; the World's paused listings are SELLER_DEACTIVATED.
 """
 
 from __future__ import annotations
@@ -68,19 +82,29 @@ from starlette.routing import Route
 
 from synchub_pipelines.sandbox.infra import TokenBucket
 from synchub_pipelines.sandbox.tiktok_render import (
+    CURRENCY,
     MAX_UNITS_PER_ORDER,
     ORDER_STATUSES,
     PRODUCT_STATUSES,
     Catalog,
     OrderRenderer,
     OrderSteps,
+    Settlement,
     epoch,
     listing_number_of,
+    money,
     order_id,
+    order_money,
     order_number_of,
+    order_total,
+    package_order_number,
+    payment_id,
     product_id,
-    product_status,
+    settlement_of,
+    sku_amounts,
     sku_id,
+    statement_id,
+    statement_of,
     variation_number_of,
     warehouse_id,
 )
@@ -109,6 +133,8 @@ TIMESTAMP_SKEW = 300
 DEFAULT_RATE = 50.0
 ORDER_PAGE_MAX = 100
 PRODUCT_PAGE_MAX = 100
+FINANCE_PAGE_MAX = 100
+FINANCE_PAGE_DEFAULT = 20
 ORDER_IDS_MAX = 50
 MAX_QUANTITY = 99_999
 SNAPSHOTS_KEPT = 32
@@ -129,6 +155,8 @@ ERR_WAREHOUSE = 12052097
 ERR_QUANTITY = 12052055
 ERR_CATEGORY = 12052023
 ERR_NOT_LEAF = 12052024
+# [U] TikTok's codes for an unknown order/package/statement in Finance and Fulfillment
+# are not in the notes: the sandbox answers them as bad parameters.
 
 _FIRST_NAMES = ("Larissa", "Thiago", "Camila", "Rafael", "Juliana", "Mateus")
 _LAST_NAMES = ("Ribeiro", "Carvalho", "Gomes", "Martins", "Rocha", "Barbosa")
@@ -259,6 +287,8 @@ class Simulator:
         self._steps: dict[int, OrderSteps] = {}
         self._rendered: dict[int, tuple[int, bytes]] = {}
         self._snapshots: OrderedDict[str, list[Order]] = OrderedDict()
+        # Per shop: settled orders by the statement that settles them (future ones too).
+        self._statements: dict[str, dict[int, list[tuple[Order, Settlement]]]] = {}
         self._codes: dict[str, tuple[Shop, float]] = {}
         self._access: dict[str, AccessToken] = {}
         self._refresh: dict[str, Grant] = {}
@@ -299,6 +329,17 @@ class Simulator:
             Route("/order/202309/orders/search", api(self._orders_search), methods=["POST"]),
             Route("/order/202309/orders", api(self._orders_get)),
             Route("/product/202309/products/search", api(self._products_search), methods=["POST"]),
+            Route(
+                "/finance/202309/orders/{order_id}/statement_transactions",
+                api(self._order_statement_transactions),
+            ),
+            Route("/finance/202309/statements", api(self._statements_list)),
+            Route(
+                "/finance/202309/statements/{statement_id}/statement_transactions",
+                api(self._statement_transactions),
+            ),
+            Route("/fulfillment/202309/packages/{package_id}", api(self._package_detail)),
+            Route("/fulfillment/202309/orders/{order_id}/tracking", api(self._order_tracking)),
             Route(
                 "/product/202309/products/{product_id}/inventory/update",
                 api(self._inventory_update),
@@ -670,6 +711,152 @@ class Simulator:
             found.append(self._order_json(order, call.now))
         return self._ok_raw(b'{"orders":[' + b",".join(found) + b"]}")
 
+    # --- finance ---------------------------------------------------------------------
+
+    def _shop_order(self, call: Call, raw_id: str) -> Order:
+        assert call.shop is not None
+        number = order_number_of(raw_id)
+        order = self.data[call.shop.id].by_number.get(number) if number is not None else None
+        if order is None or epoch(order.created_at) > call.now:
+            raise _params(f"Invalid order_id: {raw_id} is not an order of this shop")
+        return order
+
+    def _settlement(self, order: Order) -> Settlement | None:
+        return settlement_of(self._order_steps(order), order_money(order))
+
+    def _settled_by_statement(self, shop: Shop) -> dict[int, list[tuple[Order, Settlement]]]:
+        """The shop's settled orders by statement time, in creation order (future ones too:
+        callers only show what closed by their `now`)."""
+        with self._lock:
+            index = self._statements.get(shop.id)
+            if index is None:
+                index = {}
+                for order in self.data[shop.id].orders:
+                    settlement = self._settlement(order)
+                    if settlement is not None:
+                        index.setdefault(settlement.statement_time, []).append((order, settlement))
+                self._statements[shop.id] = index
+            return index
+
+    async def _order_statement_transactions(self, call: Call) -> Any:
+        assert call.shop is not None
+        raw_id = str(call.path_params["order_id"])
+        order = self._shop_order(call, raw_id)
+        settlement = self._settlement(order)
+        transactions = []
+        # "Only settled orders are included": nothing before the statement closes.
+        if settlement is not None and settlement.statement_time <= call.now:
+            transactions.append(
+                self.renderer.statement_transaction(order, settlement, call.shop.index)
+            )
+        return {
+            "order_create_time": epoch(order.created_at),
+            "order_id": raw_id,
+            "statement_transactions": transactions,
+        }
+
+    def _statement_totals(
+        self, shop: Shop, at: int, settled: list[tuple[Order, Settlement]]
+    ) -> dict[str, Any]:
+        totals = [order_total(sku_amounts(order_money(o), s.kind)) for o, s in settled]
+        fields = (
+            "adjustment_amount",
+            "fee_amount",
+            "net_sales_amount",
+            "revenue_amount",
+            "settlement_amount",
+            "shipping_cost_amount",
+        )
+        summed = {k: money(sum((t[k] for t in totals), Decimal(0))) for k in fields}
+        return summed | {"currency": CURRENCY, "statement_time": at}
+
+    async def _statements_list(self, call: Call) -> Any:
+        assert call.shop is not None
+        shop, q = call.shop, call.query
+        if q.get("sort_field") != "statement_time":
+            raise _params("sort_field is required and must be statement_time")
+        descending = _sort_descending(q)
+        page_size = _page_size(q, FINANCE_PAGE_MAX, FINANCE_PAGE_DEFAULT)
+        ge, lt = _int_query(q, "statement_time_ge"), _int_query(q, "statement_time_lt")
+        fingerprint = _fingerprint(shop.id, "statements", descending, ge, lt)
+        token = _decode_token(q.get("page_token", ""), fingerprint)
+        index = self._settled_by_statement(shop)
+        times = sorted(
+            t for t in index if t <= call.now and (ge is None or t >= ge) and (lt is None or t < lt)
+        )
+        if descending:
+            times.reverse()
+        offset = _offset(token)
+        statements = []
+        for at in times[offset : offset + page_size]:
+            paid = at + 86_400 <= call.now
+            statements.append(
+                self._statement_totals(shop, at, index[at])
+                | {
+                    "id": statement_id(shop.index, at),
+                    "payment_id": payment_id(shop.index, at),
+                    "payment_status": "PAID" if paid else "PROCESSING",
+                }
+            )
+        more = offset + page_size < len(times)
+        return {
+            "next_page_token": (
+                _encode_token({"o": offset + page_size, "t": len(times)}, fingerprint)
+                if more
+                else ""
+            ),
+            "statements": statements,
+        }
+
+    async def _statement_transactions(self, call: Call) -> Any:
+        assert call.shop is not None
+        shop, q = call.shop, call.query
+        raw_id = str(call.path_params["statement_id"])
+        found = statement_of(raw_id)
+        index = self._settled_by_statement(shop)
+        if found is None or found[0] != shop.index or found[1] not in index or found[1] > call.now:
+            raise _params(f"Invalid statement_id: {raw_id} is not a statement of this shop")
+        if q.get("sort_field") != "order_create_time":
+            raise _params("sort_field is required and must be order_create_time")
+        descending = _sort_descending(q)
+        page_size = _page_size(q, FINANCE_PAGE_MAX, FINANCE_PAGE_DEFAULT)
+        fingerprint = _fingerprint(shop.id, raw_id, descending)
+        token = _decode_token(q.get("page_token", ""), fingerprint)
+        settled = index[found[1]]
+        rows = list(reversed(settled)) if descending else settled
+        offset = _offset(token)
+        more = offset + page_size < len(rows)
+        return self._statement_totals(shop, found[1], settled) | {
+            "next_page_token": (
+                _encode_token({"o": offset + page_size, "t": len(rows)}, fingerprint)
+                if more
+                else ""
+            ),
+            "statement_id": raw_id,
+            "statement_transactions": [
+                self.renderer.statement_row(o, s) for o, s in rows[offset : offset + page_size]
+            ],
+            "total_count": len(rows),
+        }
+
+    # --- fulfillment -----------------------------------------------------------------
+
+    async def _package_detail(self, call: Call) -> Any:
+        assert call.shop is not None
+        raw_id = str(call.path_params["package_id"])
+        number = package_order_number(raw_id)
+        order = self.data[call.shop.id].by_number.get(number) if number is not None else None
+        steps = self._order_steps(order) if order is not None else None
+        paid = steps.first_at("AWAITING_SHIPMENT") if steps is not None else None
+        # A package exists once the order is paid.
+        if order is None or steps is None or paid is None or paid > call.now:
+            raise _params(f"Invalid package_id: {raw_id} is not a package of this shop")
+        return self.renderer.package_detail(order, steps, steps.index_at(call.now), call.shop.index)
+
+    async def _order_tracking(self, call: Call) -> Any:
+        order = self._shop_order(call, str(call.path_params["order_id"]))
+        return {"tracking": self.renderer.tracking(self._order_steps(order), call.now)}
+
     # --- products --------------------------------------------------------------------
 
     def _product_update_time(self, listing: Listing) -> int:
@@ -706,7 +893,7 @@ class Simulator:
         for listing in self.data[shop.id].listings.values():
             created, updated = epoch(listing.created_at), self._product_update_time(listing)
             if (
-                (status == "ALL" or product_status(listing) == status)
+                (status == "ALL" or self.catalog.status_of(listing) == status)
                 and (wanted is None or any(v.sku in wanted for v in listing.variations))
                 and (c_ge is None or created >= c_ge)
                 and (c_le is None or created <= c_le)
@@ -920,6 +1107,7 @@ class Simulator:
         with self._lock:
             self._steps.pop(order.order_number, None)
             self._rendered.pop(order.order_number, None)
+            self._statements.pop(shop.id, None)
             data = self.data[shop.id]
             span = epoch(order.timeline[-1][1]) - epoch(order.created_at) + 7 * 86400
             data.max_span = max(data.max_span, span)
@@ -957,9 +1145,11 @@ def _sign(path: str, query: Mapping[str, str], body: bytes) -> str:
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
 
 
-def _page_size(query: Mapping[str, str], cap: int) -> int:
+def _page_size(query: Mapping[str, str], cap: int, default: int | None = None) -> int:
     raw = query.get("page_size")
     if raw is None:
+        if default is not None:
+            return default
         raise _params("page_size is required")
     try:
         size = int(raw)
@@ -968,6 +1158,30 @@ def _page_size(query: Mapping[str, str], cap: int) -> int:
     if not 1 <= size <= cap:
         raise _params(f"page_size must be between 1 and {cap}")
     return size
+
+
+def _int_query(query: Mapping[str, str], key: str) -> int | None:
+    raw = query.get(key)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise _params(f"{key} must be unix seconds (integer)") from None
+
+
+def _sort_descending(query: Mapping[str, str]) -> bool:
+    order = query.get("sort_order", "ASC")
+    if order not in ("ASC", "DESC"):
+        raise _params("sort_order must be ASC or DESC")
+    return order == "DESC"
+
+
+def _offset(token: dict[str, Any] | None) -> int:
+    offset = 0 if token is None else token.get("o")
+    if not isinstance(offset, int) or offset < 0:
+        raise _params("Invalid page_token")
+    return offset
 
 
 def _int_filter(body: Mapping[str, Any], key: str) -> int | None:

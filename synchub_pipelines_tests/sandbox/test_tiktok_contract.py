@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ import pytest
 from synchub_pipelines.sandbox import server
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 from synchub_pipelines.sandbox.tiktok import APP_KEY, APP_SECRET, REDIRECT_URI
+from synchub_pipelines_tests.conftest import PAYLOADS
 
 ANCHOR = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 # The sandbox clock sits three days before the anchor, so the World holds orders that are
@@ -326,6 +328,7 @@ def test_order_shape_and_status_as_of_the_clock(client: Client, running: Running
     seller = world.sellers_of("tiktok")[0]
     orders = {str(576_400_000_000_000_000 + o.order_number): o for o in world.orders_of(seller)}
     seen_statuses = set()
+    exercised: set[str] = set()
     for rendered in client.drain({}, page_size=50, order="DESC"):
         order = orders[rendered["id"]]
         world_status, since = order.status_at(clock)
@@ -335,9 +338,8 @@ def test_order_shape_and_status_as_of_the_clock(client: Client, running: Running
         assert rendered["update_time"] >= int(since.timestamp())
         payment = rendered["payment"]
         assert payment["currency"] == "BRL"
-        total = sum((line.unit_price * line.quantity for line in order.lines), start=0)
-        assert float(payment["sub_total"]) == pytest.approx(float(total))
-        assert float(payment["total_amount"]) == pytest.approx(float(total + order.shipping_cost))
+        _assert_payment_adds_up(rendered, order)
+        exercised.update(k for k in DISCOUNTS_AND_TAX if Decimal(payment[k]))
         # One line item per unit, each with its own id.
         assert len(rendered["line_items"]) == sum(line.quantity for line in order.lines)
         assert len({item["id"] for item in rendered["line_items"]}) == len(rendered["line_items"])
@@ -346,12 +348,55 @@ def test_order_shape_and_status_as_of_the_clock(client: Client, running: Running
         assert levels[0]["address_name"] == "Brasil" and levels[-1]["address_name"]
     # The clock sits inside the World's history, so some orders are still on their way.
     assert {"IN_TRANSIT", "COMPLETED", "CANCELLED"} <= seen_statuses
+    # Seller and TikTok discounts, on items and shipping, and taxes all occur.
+    assert exercised == set(DISCOUNTS_AND_TAX)
 
     in_transit = client.ok(
         "POST", SEARCH, query={"page_size": "100"}, body={"order_status": "IN_TRANSIT"}
     )
     assert in_transit["orders"] and all(o["status"] == "IN_TRANSIT" for o in in_transit["orders"])
     assert in_transit["total_count"] == len(in_transit["orders"])
+
+
+DISCOUNTS_AND_TAX = (
+    "seller_discount",
+    "platform_discount",
+    "shipping_fee_seller_discount",
+    "shipping_fee_platform_discount",
+    "tax",
+)
+
+
+def _assert_payment_adds_up(rendered: dict[str, Any], order: Any) -> None:
+    """The order's money to the cent: prices before discounts are the World's, and the
+    payment object sums its line items as TikTok documents it."""
+    payment, units = rendered["payment"], rendered["line_items"]
+    d = Decimal
+    for unit in units:
+        assert d(unit["sale_price"]) == (
+            d(unit["original_price"]) - d(unit["seller_discount"]) - d(unit["platform_discount"])
+        )
+
+    def total(key: str) -> Decimal:
+        return sum((d(u[key]) for u in units), d(0))
+
+    world_items = sum((line.unit_price * line.quantity for line in order.lines), d(0))
+    assert total("original_price") == d(payment["original_total_product_price"]) == world_items
+    assert total("sale_price") == d(payment["sub_total"])
+    assert total("seller_discount") == d(payment["seller_discount"])
+    assert total("platform_discount") == d(payment["platform_discount"])
+    item_tax = sum((d(t["tax_amount"]) for u in units for t in u.get("item_tax", [])), d(0))
+    assert item_tax == d(payment["product_tax"])
+    assert d(payment["original_shipping_fee"]) == order.shipping_cost
+    assert d(payment["shipping_fee"]) == (
+        order.shipping_cost
+        - d(payment["shipping_fee_seller_discount"])
+        - d(payment["shipping_fee_platform_discount"])
+    )
+    assert d(payment["tax"]) == d(payment["product_tax"]) + d(payment["shipping_fee_tax"])
+    assert d(payment["total_amount"]) == (
+        d(payment["sub_total"]) + d(payment["shipping_fee"]) + d(payment["tax"])
+    )
 
 
 def test_get_orders_by_ids(client: Client) -> None:
@@ -490,3 +535,304 @@ def test_injected_5xx_uses_the_error_envelope(client: Client, running: RunningSa
     finally:
         httpx.post(faults, json={"rate_5xx": 0.0})
     assert client.call("GET", "/authorization/202309/shops", cipher=False).status_code == 200
+
+
+# --- finance, fulfillment and product review ------------------------------------------------
+
+SAMPLES = PAYLOADS / "tiktok"
+ORDER_STATEMENT = "/finance/202309/orders/{}/statement_transactions"
+# The 202309 fee fields; `fee_amount` is their sum (the sandbox's documented formula).
+FEES = (
+    "platform_commission_amount",
+    "referral_fee_amount",
+    "transaction_fee_amount",
+    "affiliate_commission_amount",
+    "affiliate_ads_commission_amount",
+    "affiliate_partner_commission_amount",
+    "fbt_fulfillment_fee_amount",
+    "refund_administration_fee_amount",
+)
+SHIPPING_FEE = (
+    "actual_shipping_fee_amount",
+    "platform_shipping_fee_discount_amount",
+    "actual_return_shipping_fee_amount",
+    "signature_confirmation_fee_amount",
+)
+SHIPPING_COST = (
+    "shipping_fee_amount",
+    "customer_paid_shipping_fee_amount",
+    "customer_paid_shipping_fee_refund_amount",
+    "fbt_shipping_cost_amount",
+    "fbm_shipping_cost_amount",
+    "shipping_cost_discount_amount",
+    "refund_shipping_cost_discount_amount",
+    "shipping_insurance_fee_amount",
+    "return_shipping_fee_amount",
+    "promo_shipping_incentive_amount",
+    "customer_shipping_fee_offset_amount",
+)
+NOT_MONEY = {
+    "currency",
+    "id",
+    "statement_id",
+    "statement_time",
+    "status",
+    "sku_statement_transactions",
+    "product_name",
+    "quantity",
+    "sku_id",
+    "sku_name",
+    "order_id",
+    "order_create_time",
+    "type",
+    "adjustment_id",
+    "adjustment_order_id",
+}
+
+
+def _sample(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((SAMPLES / name).read_text())["data"]
+    return data
+
+
+def _money(row: dict[str, Any]) -> dict[str, Decimal]:
+    return {k: Decimal(v) for k, v in row.items() if k not in NOT_MONEY}
+
+
+def _assert_adds_up(row: dict[str, Any]) -> None:
+    """One settlement (a transaction or a SKU row) to the cent."""
+    a = _money(row)
+    assert a["net_sales_amount"] == (
+        a["gross_sales_amount"]
+        + a["gross_sales_refund_amount"]
+        + a["seller_discount_amount"]
+        + a["seller_discount_refund_amount"]
+    )
+    assert a["revenue_amount"] == (
+        a["net_sales_amount"] + a["platform_discount_amount"] + a["platform_discount_refund_amount"]
+    )
+    assert a["fee_amount"] == sum((a[k] for k in FEES), Decimal(0))
+    assert all(a[k] <= 0 for k in FEES)
+    assert a["shipping_fee_amount"] == sum((a[k] for k in SHIPPING_FEE), Decimal(0))
+    assert a["shipping_cost_amount"] == sum((a[k] for k in SHIPPING_COST), Decimal(0))
+    assert a["settlement_amount"] == (
+        a["revenue_amount"] + a["fee_amount"] + a["shipping_cost_amount"] + a["adjustment_amount"]
+    )
+
+
+def _statement(client: Client, order_id: str) -> dict[str, Any]:
+    return client.ok("GET", ORDER_STATEMENT.format(order_id), cipher=True)
+
+
+def test_order_statement_transactions_follow_the_sample_and_add_up(client: Client) -> None:
+    sample = _sample("finance_202309_order_statement_transactions_response.json")
+    sample_tx = sample["statement_transactions"][0]
+    orders = client.drain({}, page_size=100, order="ASC")
+    settled: dict[str, str] = {}
+    waiting = []
+    for order in orders:
+        data = _statement(client, order["id"])
+        assert set(data) == set(sample)
+        assert data["order_id"] == order["id"]
+        assert data["order_create_time"] == order["create_time"]
+        if not data["statement_transactions"]:
+            if order["status"] in ("DELIVERED", "COMPLETED"):
+                waiting.append(order["id"])
+            continue
+        [tx] = data["statement_transactions"]
+        assert set(tx) == set(sample_tx)
+        assert (tx["status"], tx["currency"]) == ("SETTLED", "BRL")
+        assert tx["statement_time"] <= client.running.sandbox.clock.time()
+        assert tx["statement_time"] > order.get("delivery_time", order.get("cancel_time", 0))
+        _assert_adds_up(tx)
+        skus = tx["sku_statement_transactions"]
+        assert all(set(sku) == set(sample_tx["sku_statement_transactions"][0]) for sku in skus)
+        for sku in skus:
+            _assert_adds_up(sku)
+        for field, total in _money(tx).items():
+            assert total == sum((_money(sku)[field] for sku in skus), Decimal(0)), field
+        # The settlement starts from the order's own money.
+        payment = order["payment"]
+        assert Decimal(tx["gross_sales_amount"]) == Decimal(payment["original_total_product_price"])
+        assert -Decimal(tx["seller_discount_amount"]) == Decimal(payment["seller_discount"])
+        assert Decimal(tx["platform_discount_amount"]) == Decimal(payment["platform_discount"])
+        assert Decimal(tx["customer_paid_shipping_fee_amount"]) == Decimal(payment["shipping_fee"])
+        assert {sku["sku_id"] for sku in skus} == {i["sku_id"] for i in order["line_items"]}
+        settled[order["id"]] = tx["statement_id"]
+    # At the clock, older orders are settled and recently delivered ones are not yet.
+    assert len(settled) > 10 and waiting, (len(settled), waiting)
+
+
+def test_statements_list_every_settled_order_once(client: Client) -> None:
+    statements_sample = _sample("finance_202309_statements_response.json")
+    rows_sample = _sample("finance_202309_statement_transactions_response.json")
+    statements = []
+    token = ""
+    while True:
+        query = {"sort_field": "statement_time", "page_size": "4"}
+        if token:
+            query["page_token"] = token
+        page = client.ok("GET", "/finance/202309/statements", query=query)
+        assert set(page) == set(statements_sample)
+        statements += page["statements"]
+        token = page["next_page_token"]
+        if not token:
+            break
+    assert len(statements) > 4
+    times = [s["statement_time"] for s in statements]
+    assert times == sorted(times) and len(set(times)) == len(times)
+    seen: dict[str, str] = {}
+    for statement in statements:
+        assert set(statement) == set(statements_sample["statements"][0])
+        rows = []
+        token = ""
+        while True:
+            query = {"sort_field": "order_create_time", "page_size": "3"}
+            if token:
+                query["page_token"] = token
+            path = f"/finance/202309/statements/{statement['id']}/statement_transactions"
+            page = client.ok("GET", path, query=query)
+            assert set(page) == set(rows_sample)
+            rows += page["statement_transactions"]
+            token = page["next_page_token"]
+            if not token:
+                break
+        assert page["total_count"] == len(rows)
+        row_keys = set(rows_sample["statement_transactions"][0]) - {
+            "adjustment_id",
+            "adjustment_order_id",
+        }
+        for row in rows:
+            assert set(row) == row_keys and row["type"] == "ORDER"
+            _assert_adds_up(row)
+            assert row["order_id"] not in seen
+            seen[row["order_id"]] = statement["id"]
+        for field in ("revenue_amount", "fee_amount", "settlement_amount", "shipping_cost_amount"):
+            total = sum((Decimal(r[field]) for r in rows), Decimal(0))
+            assert Decimal(statement[field]) == Decimal(page[field]) == total, field
+    # Each statement's orders are the ones the per-order endpoint says it settles.
+    for order_id, statement_id in list(seen.items())[:15]:
+        [tx] = _statement(client, order_id)["statement_transactions"]
+        assert tx["statement_id"] == statement_id
+
+
+def test_finance_errors_use_the_envelope(client: Client) -> None:
+    no_sort = client.call("GET", "/finance/202309/statements", query={"page_size": "5"})
+    assert no_sort.status_code == 400 and no_sort.json()["code"] == 36009004
+    unknown = client.call(
+        "GET",
+        "/finance/202309/statements/7238800000000000001/statement_transactions",
+        query={"sort_field": "order_create_time"},
+    )
+    assert unknown.status_code == 400 and unknown.json()["request_id"]
+    foreign = client.call("GET", ORDER_STATEMENT.format("576400000000000001"))
+    assert foreign.status_code == 400 and foreign.json()["code"] == 36009004
+    too_big = client.call(
+        "GET",
+        "/finance/202309/statements",
+        query={"sort_field": "statement_time", "page_size": "101"},
+    )
+    assert too_big.status_code == 400
+
+
+def test_settlement_comes_days_after_delivery_and_within_45_days(running: RunningSandbox) -> None:
+    world = running.sandbox.world
+    seller = world.sellers_of("tiktok")[0]
+    clock = running.sandbox.clock
+    start = clock.now()
+    delivered = [
+        o
+        for o in world.orders_of(seller)
+        if o.status_at(start)[0] == "delivered"
+        and start - o.status_at(start)[1] < timedelta(days=1)
+    ]
+    assert delivered
+    order = delivered[0]
+    order_id = str(576_400_000_000_000_000 + order.order_number)
+    delivered_at = order.status_at(start)[1]
+    try:
+        for _ in range(12):
+            clock.advance_delta(timedelta(days=1))
+            c = Client(running)  # the sandbox's own clock expires older tokens
+            c.authorize()
+            c.cipher = c.ok("GET", "/authorization/202309/shops", cipher=False)["shops"][0][
+                "cipher"
+            ]
+            if _statement(c, order_id)["statement_transactions"]:
+                break
+        [tx] = _statement(c, order_id)["statement_transactions"]
+        settled_at = datetime.fromtimestamp(tx["statement_time"], tz=UTC)
+        assert timedelta(days=3) <= settled_at - delivered_at <= timedelta(days=9)
+        # Well past the World's last sale, every finished paid order is settled within
+        # 45 days of its sale; one never paid, never.
+        clock.advance(ANCHOR.timestamp() + 46 * 86400 - clock.time())
+        c = Client(running)
+        c.authorize()
+        c.cipher = c.ok("GET", "/authorization/202309/shops", cipher=False)["shops"][0]["cipher"]
+        for o in c.drain({}, page_size=100, order="ASC"):
+            txs = _statement(c, o["id"])["statement_transactions"]
+            # A sale recorded at the clock by another test is still waiting to ship.
+            finished = o["status"] in ("DELIVERED", "COMPLETED", "CANCELLED")
+            assert bool(txs) == (finished and "paid_time" in o), o["id"]
+            for settled in txs:
+                assert settled["statement_time"] - o["create_time"] <= 45 * 86400
+    finally:
+        clock.advance(start.timestamp() - clock.time())
+
+
+def test_package_detail_and_tracking_follow_the_samples(client: Client) -> None:
+    package_sample = _sample("fulfillment_202309_package_detail_response.json")
+    tracking_sample = _sample("fulfillment_202309_order_tracking_response.json")
+    orders = client.drain({}, page_size=100, order="ASC")
+    delivered = next(o for o in orders if o["status"] == "COMPLETED" and "delivery_time" in o)
+    [package] = delivered["packages"]
+    detail = client.ok("GET", f"/fulfillment/202309/packages/{package['id']}")
+    assert set(detail) <= set(package_sample) and set(package_sample) - set(detail) <= {
+        "pickup_slot",
+        "split_and_combine_tag",
+    }
+    assert detail["package_id"] == package["id"]
+    assert detail["package_status"] == "COMPLETED"
+    assert detail["tracking_number"] == delivered["tracking_number"]
+    assert detail["shipping_provider_name"] == delivered["shipping_provider"]
+    assert [o["id"] for o in detail["orders"]] == [delivered["id"]]
+    units = sum(s["quantity"] for s in detail["orders"][0]["skus"])
+    assert units == len(delivered["line_items"]) == len(detail["order_line_item_ids"])
+    assert set(detail["order_line_item_ids"]) == {i["id"] for i in delivered["line_items"]}
+
+    tracking = client.ok("GET", f"/fulfillment/202309/orders/{delivered['id']}/tracking")
+    assert set(tracking) == set(tracking_sample)
+    events = tracking["tracking"]
+    assert all(set(e) == set(tracking_sample["tracking"][0]) for e in events)
+    stamps = [e["update_time_millis"] for e in events]
+    assert stamps == sorted(stamps, reverse=True)
+    assert stamps[0] == delivered["delivery_time"] * 1000
+    assert stamps[-1] == delivered["collection_time"] * 1000
+
+    unpaid = next(o for o in orders if o["status"] == "UNPAID")
+    assert client.ok("GET", f"/fulfillment/202309/orders/{unpaid['id']}/tracking") == {
+        "tracking": []
+    }
+    no_package = client.call("GET", f"/fulfillment/202309/packages/{1_153_000_000_000_000_001}")
+    assert no_package.status_code == 400 and no_package.json()["code"] == 36009004
+
+
+def test_reviewed_products_say_why(client: Client) -> None:
+    sample = _sample("product_202309_product_detail_response.json")
+    products = _products(client, {}, page_size=100)
+    statuses = {p["status"] for p in products}
+    assert (
+        {"FREEZE", "FAILED"}
+        <= statuses
+        <= {"ACTIVATE", "SELLER_DEACTIVATED", "FREEZE", "FAILED", "PLATFORM_DEACTIVATED"}
+    )
+    frozen = _products(client, {"status": "FREEZE"}, page_size=10)
+    assert len(frozen) == 1
+    for product in products:
+        detail = client.ok("GET", f"/product/202309/products/{product['id']}")
+        if product["status"] in ("FREEZE", "FAILED", "PLATFORM_DEACTIVATED"):
+            [failure] = detail["audit_failed_reasons"]
+            assert set(failure) == set(sample["audit_failed_reasons"][0])
+            assert failure["reasons"] and failure["suggestions"]
+        else:
+            assert "audit_failed_reasons" not in detail
