@@ -1,6 +1,7 @@
-"""Amazon Selling Partner API client: Login with Amazon, Orders v0, Listings Items 2021-08-01.
+"""Amazon Selling Partner API client: Login with Amazon, Orders v0 and 2026-01-01, Finances v0,
+Listings Items 2021-08-01.
 
-Protocol facts this module relies on (API-NOTES §4):
+Protocol facts this module relies on (API-NOTES §4, API-NOTES-MONEY §4):
 
 - Auth is Login with Amazon (LWA) only, on its own host: `POST /auth/o2/token` with the
   client id and secret in the form. The access token lasts one hour and travels in the
@@ -17,8 +18,8 @@ Protocol facts this module relies on (API-NOTES §4):
   sandbox). A 429 without `Retry-After` (Amazon documents none) is retried after one
   token's refill time, and the bucket is emptied so that other threads of the process wait
   too instead of spending calls on more 429s.
-- getOrders windows must end at least two minutes in the past: the end of a window is
-  clamped to now − 2 min (plus a few seconds of clock skew).
+- getOrders and listFinancialEvents windows must end at least two minutes in the past: the
+  end of a window is clamped to now − 2 min (plus a few seconds of clock skew).
 
 Call budget. getOrders is the scarce quota: 0.0167 req/s (one call per ~60 s) with a burst
 of 20. Every call therefore asks for MaxResultsPerPage=100 and a range is fetched as ONE
@@ -38,16 +39,42 @@ through at most 1000 SKUs, so larger catalogs are walked in creation-date order 
 search restarts after the last creation date seen. A stock write is one PATCH (5/5), plus
 one getListingsItem (5/10) for the product type when the listing was not seen by this client.
 
+Order facts (`get_order_facts`): fees, refunds and payout come from Finances v0 financial
+events, tracking and delivery from Orders 2026-01-01 getOrder (includedData=FULFILLMENT,
+PACKAGES). Both are 0.5 req/s with a burst of 30 per operation. Events are read per order
+(listFinancialEventsByOrderId) for short lists and by posting date (listFinancialEvents,
+100 events a page) for long ones, whichever costs fewer calls (`prefer_bulk`); getOrder
+is only spent on orders whose logistics can still change (not delivered, cancelled or
+returned). One refresh run of ~10 minutes may spend half of each 0.5/s budget:
+600 s × 0.25 req/s = 150 getOrder calls, hence `facts_per_run`.
+
+Logistics. Orders v0 gives each order one shipment (no package id, no tracking): the
+channel (AFN = Amazon's logistics, MFN = the seller's), the service level, the ship-by
+deadline (seller-fulfilled orders only) and, for Easy Ship orders, the package status.
+Orders 2026-01-01 adds, for seller-fulfilled orders only, the packages: carrier, tracking
+number, hand-over time and status — DELIVERED included, but without a delivery instant,
+so `delivered_at` stays unknown and the order reaches `delivered` through its shipment's
+status. Amazon-fulfilled (FBA) orders have no packages in the API: their shipment follows
+the fulfilment status (up to SHIPPED), with no tracking and no delivery; Amazon publishes
+those only in its FBA shipment reports, which this client does not read.
+
+Money (docs/orders.md has the table): line_amount is ItemPrice, which Amazon states as the
+line total (price × quantity), so it is never rebuilt from a rounded unit price; discounts,
+taxes and shipping sit beside it. Fees are not in the Orders API: they are the FeeComponents
+of the order's financial events, negative when charged (Amazon's convention, also in the
+model's examples of refunds), so fee_amount is their sum with the sign turned.
+
 Amazon gives no buyer id without a Restricted Data Token, so `buyer_hash` stays None; only
-the shipping city and state are kept. Fees are not in the Orders API (they are in Finances).
+the shipping city and state are kept.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -71,6 +98,7 @@ from synchub_pipelines.marketplaces.base import (
     describe_validation_error,
     reject,
 )
+from synchub_pipelines.marketplaces.brazil import state_code
 from synchub_pipelines.marketplaces.errors import (
     AuthError,
     InvalidRequestError,
@@ -82,11 +110,20 @@ from synchub_pipelines.marketplaces.http import ApiHttp, HttpSettings, classify_
 from synchub_pipelines.marketplaces.ratelimit import RateLimiter, shared_limiter
 from synchub_pipelines.marketplaces.tokens import TokenManager, TokenSet, TokenStore
 from synchub_pipelines.models import (
+    FeeLine,
     Listing,
+    ListingStatus,
+    LogisticMode,
     Marketplace,
     Order,
+    OrderFacts,
     OrderItem,
+    OrderRef,
+    OrderSettlement,
     OrderStatus,
+    Shipment,
+    ShipmentStatus,
+    StatusEvent,
     Store,
 )
 
@@ -100,21 +137,38 @@ DEFAULT_CURRENCY = "BRL"
 LWA_TOKEN_PATH = "/auth/o2/token"  # noqa: S105 - a path, not a secret
 CONSENT_PATH = "/apps/authorize/consent"
 ORDERS_PATH = "/orders/v0/orders"
+ORDERS_2026_PATH = "/orders/2026-01-01/orders"
+FINANCES_PATH = "/finances/v0"
 LISTINGS_PATH = "/listings/2021-08-01/items"
 
 ORDERS_SOURCE = "amazon.orders"  # Rejected.source
+FACTS_SOURCE = "amazon.order_facts"
 LISTINGS_SOURCE = "amazon.listings"
 ORDERS_PAGE = 100  # MaxResultsPerPage's maximum
+EVENTS_PAGE = 100  # listFinancialEvents' MaxResultsPerPage maximum
 LISTINGS_PAGE = 20  # pageSize's maximum
-LISTINGS_INCLUDED = "summaries,attributes,fulfillmentAvailability,offers"
+LISTINGS_INCLUDED = "summaries,attributes,issues,fulfillmentAvailability,offers"
+# Tracking and fulfilment status only: buyer and recipient data stay out (LGPD).
+ORDER_FACTS_INCLUDED = "FULFILLMENT,PACKAGES"
 # getOrders refuses a *Before later than now − 2 min; the extra seconds absorb clock skew.
 BEFORE_MARGIN = timedelta(minutes=2, seconds=5)
+# listFinancialEvents answers empty when PostedAfter and PostedBefore are further apart.
+EVENTS_WINDOW = timedelta(days=180)
 WEBSITE_AUTHORIZATION_LIFETIME = timedelta(days=365)
 ORDER_ITEMS_CACHE_SIZE = 20_000
 FULFILLMENT_PATH = "/attributes/fulfillment_availability"
 DEFAULT_CHANNEL = "DEFAULT"  # merchant-fulfilled stock; FBA quantities are Amazon's to manage
 CENT = Decimal("0.01")
 MILLISECOND = timedelta(milliseconds=1)
+# An order's fees are final this long after Amazon posted the sale (see `fees_are_final`).
+FINAL_AFTER = timedelta(days=30)
+# Below this many orders, one listFinancialEventsByOrderId each is cheaper than paging
+# every event of the period: a burst's worth of calls.
+BULK_MIN_ORDERS = 30
+# Paging by date gives up after one page per this many orders: the period then holds far
+# more events than these orders (a busy store, a sparse list), and per-order calls win.
+# Dense lists need about one page per 90 orders; a give-up costs 10 % extra at most.
+ORDERS_PER_BULK_PAGE = 10
 
 # Detail pages by marketplace id, for listing permalinks.
 RETAIL_HOSTS = {
@@ -138,13 +192,17 @@ QUOTAS: dict[str, Quota] = {
     "getOrders": Quota(0.0167, 20),
     "getOrder": Quota(0.5, 30),
     "getOrderItems": Quota(0.5, 30),
+    "getOrder2026": Quota(0.5, 30),  # Orders API 2026-01-01 getOrder, a bucket of its own
+    "listFinancialEventsByOrderId": Quota(0.5, 30),
+    "listFinancialEvents": Quota(0.5, 30),
     "searchListingsItems": Quota(5.0, 5),
     "getListingsItem": Quota(5.0, 10),
     "patchListingsItem": Quota(5.0, 5),
 }
 
 # Normalized status of each Orders v0 status. Amazon has no Delivered or Returned status in
-# the Orders API (they live in Reports and Returns), so an order stays Shipped for good.
+# the Orders API: delivery shows on the package (Orders 2026-01-01) and a return as a refund
+# (Finances), which `get_order_facts` reads.
 # - PendingAvailability: a pre-order whose payment is not authorized yet → pending.
 # - Unfulfillable: an Amazon-fulfilled order from another channel that Amazon cannot ship;
 #   it is not cancelled (the seller must act), nor a sale yet, so it stays open → pending.
@@ -172,6 +230,91 @@ AmazonOrderStatus = Literal[
     "Canceled",
 ]
 
+# The order's one shipment as Orders v0 sees it (no package ids, no tracking there): a
+# partial shipment has a package on its way, so the order's shipment is shipped.
+ORDER_SHIPMENT_STATUS: dict[str, ShipmentStatus] = {
+    "Pending": ShipmentStatus.PENDING,
+    "PendingAvailability": ShipmentStatus.PENDING,
+    "Unfulfillable": ShipmentStatus.PENDING,
+    "Unshipped": ShipmentStatus.PENDING,
+    "PartiallyShipped": ShipmentStatus.SHIPPED,
+    "Shipped": ShipmentStatus.SHIPPED,
+    "InvoiceUnconfirmed": ShipmentStatus.SHIPPED,
+    "Canceled": ShipmentStatus.CANCELLED,
+}
+
+# Orders 2026-01-01 `fulfillment.fulfillmentStatus`, for orders without a package (FBA).
+FULFILLMENT_SHIPMENT_STATUS: dict[str, ShipmentStatus] = {
+    "PENDING_AVAILABILITY": ShipmentStatus.PENDING,
+    "PENDING": ShipmentStatus.PENDING,
+    "UNSHIPPED": ShipmentStatus.PENDING,
+    "UNFULFILLABLE": ShipmentStatus.PENDING,
+    "PARTIALLY_SHIPPED": ShipmentStatus.SHIPPED,
+    "SHIPPED": ShipmentStatus.SHIPPED,
+    "CANCELLED": ShipmentStatus.CANCELLED,
+}
+
+# A package's `detailedStatus` (Orders 2026-01-01) says more than its `status`, which is
+# the fallback when no detail is given.
+PACKAGE_DETAIL_STATUS: dict[str, ShipmentStatus] = {
+    "PENDING_SCHEDULE": ShipmentStatus.READY_TO_SHIP,
+    "PENDING_PICK_UP": ShipmentStatus.READY_TO_SHIP,
+    "PENDING_DROP_OFF": ShipmentStatus.READY_TO_SHIP,
+    "LABEL_CANCELLED": ShipmentStatus.CANCELLED,
+    "PICKED_UP": ShipmentStatus.SHIPPED,
+    "DROPPED_OFF": ShipmentStatus.SHIPPED,
+    "AT_ORIGIN_FC": ShipmentStatus.SHIPPED,
+    "AT_DESTINATION_FC": ShipmentStatus.SHIPPED,
+    "OUT_FOR_DELIVERY": ShipmentStatus.SHIPPED,
+    "DELIVERED": ShipmentStatus.DELIVERED,
+    "REJECTED_BY_BUYER": ShipmentStatus.NOT_DELIVERED,
+    "UNDELIVERABLE": ShipmentStatus.NOT_DELIVERED,
+    "RETURNING_TO_SELLER": ShipmentStatus.NOT_DELIVERED,
+    "LOST": ShipmentStatus.NOT_DELIVERED,
+    "DAMAGED": ShipmentStatus.NOT_DELIVERED,
+    "RETURNED_TO_SELLER": ShipmentStatus.RETURNED,
+}
+PACKAGE_STATUS: dict[str, ShipmentStatus] = {
+    "PENDING": ShipmentStatus.READY_TO_SHIP,  # a package exists: its label is bought
+    "SHIPPED": ShipmentStatus.SHIPPED,
+    "IN_TRANSIT": ShipmentStatus.SHIPPED,
+    "DELIVERED": ShipmentStatus.DELIVERED,
+    "CANCELLED": ShipmentStatus.CANCELLED,
+    "UNDELIVERABLE": ShipmentStatus.NOT_DELIVERED,
+}
+# Orders v0's `EasyShipShipmentStatus`: the same package states, spelled in PascalCase.
+EASY_SHIP_STATUS: dict[str, ShipmentStatus] = {
+    "PendingSchedule": ShipmentStatus.READY_TO_SHIP,
+    "PendingPickUp": ShipmentStatus.READY_TO_SHIP,
+    "PendingDropOff": ShipmentStatus.READY_TO_SHIP,
+    "LabelCanceled": ShipmentStatus.CANCELLED,
+    "PickedUp": ShipmentStatus.SHIPPED,
+    "DroppedOff": ShipmentStatus.SHIPPED,
+    "AtOriginFC": ShipmentStatus.SHIPPED,
+    "AtDestinationFC": ShipmentStatus.SHIPPED,
+    "OutForDelivery": ShipmentStatus.SHIPPED,
+    "Delivered": ShipmentStatus.DELIVERED,
+    "RejectedByBuyer": ShipmentStatus.NOT_DELIVERED,
+    "Undeliverable": ShipmentStatus.NOT_DELIVERED,
+    "ReturningToSeller": ShipmentStatus.NOT_DELIVERED,
+    "Lost": ShipmentStatus.NOT_DELIVERED,
+    "Damaged": ShipmentStatus.NOT_DELIVERED,
+    "ReturnedToSeller": ShipmentStatus.RETURNED,
+}
+
+# A ref in one of these states has logistics that cannot change any more: no getOrder.
+SETTLED_LOGISTICS = frozenset({OrderStatus.DELIVERED, OrderStatus.CANCELLED, OrderStatus.RETURNED})
+
+# Financial event lists by what they mean for an order. Refund, guarantee-claim (A-to-z)
+# and chargeback events share the ShipmentEvent shape and give the buyer money back.
+SALE_EVENT_LISTS = ("ShipmentEventList",)
+REFUND_EVENT_LISTS = ("RefundEventList", "GuaranteeClaimEventList", "ChargebackEventList")
+# Shipping labels bought from Amazon are billed as adjustments of these types.
+POSTAGE_ADJUSTMENTS = ("PostageBilling", "PostageRefund")
+
+# Issue enforcement actions that take a listing off sale (or out of search) for now.
+BLOCKING_ACTIONS = frozenset({"LISTING_SUPPRESSED", "CATALOG_ITEM_REMOVED", "SEARCH_SUPPRESSED"})
+
 # The operation's limiter while its request is in flight: `classify` empties it on a 429.
 _active_quota: ContextVar[RateLimiter | None] = ContextVar("amazon_active_quota", default=None)
 
@@ -198,9 +341,13 @@ class AmzOrderItem(ApiShape):
     Title: str | None = None
     QuantityOrdered: int = Field(ge=0)
     ItemPrice: AmzMoney | None = None
+    ItemTax: AmzMoney | None = None
     PromotionDiscount: AmzMoney | None = None
+    PromotionDiscountTax: AmzMoney | None = None
     ShippingPrice: AmzMoney | None = None
+    ShippingTax: AmzMoney | None = None
     ShippingDiscount: AmzMoney | None = None
+    ShippingDiscountTax: AmzMoney | None = None
 
 
 class AmzOrderHeader(ApiShape):
@@ -211,6 +358,11 @@ class AmzOrderHeader(ApiShape):
     LastUpdateDate: AwareDatetime
     OrderStatus: AmazonOrderStatus
     OrderTotal: AmzMoney | None = None  # absent until payment is authorized
+    FulfillmentChannel: Literal["MFN", "AFN"] | None = None
+    ShipServiceLevel: str | None = None
+    ShipmentServiceLevelCategory: str | None = None
+    LatestShipDate: AwareDatetime | None = None  # seller-fulfilled orders only
+    EasyShipShipmentStatus: str | None = None  # Amazon Easy Ship orders only
     ShippingAddress: AmzAddress | None = None
 
 
@@ -242,6 +394,142 @@ class OrderItemsResponse(ApiShape):
     payload: _OrderItemsPayload
 
 
+# Orders API 2026-01-01 (camelCase; Money is {amount, currencyCode}).
+
+
+class O26Window(ApiShape):
+    earliestDateTime: AwareDatetime | None = None
+    latestDateTime: AwareDatetime | None = None
+
+
+class O26Fulfillment(ApiShape):
+    fulfillmentStatus: Literal[
+        "PENDING_AVAILABILITY",
+        "PENDING",
+        "UNSHIPPED",
+        "PARTIALLY_SHIPPED",
+        "SHIPPED",
+        "CANCELLED",
+        "UNFULFILLABLE",
+    ]
+    fulfilledBy: Literal["AMAZON", "MERCHANT"] | None = None
+    fulfillmentServiceLevel: str | None = None
+    shipByWindow: O26Window | None = None
+
+
+class O26PackageStatus(ApiShape):
+    status: Literal["PENDING", "IN_TRANSIT", "SHIPPED", "DELIVERED", "CANCELLED", "UNDELIVERABLE"]
+    detailedStatus: str | None = None
+
+
+class O26Package(ApiShape):
+    packageReferenceId: str = Field(min_length=1)
+    createdTime: AwareDatetime | None = None
+    packageStatus: O26PackageStatus | None = None
+    carrier: str | None = None
+    shipTime: AwareDatetime | None = None
+    shippingService: str | None = None
+    trackingNumber: str | None = None
+
+
+class O26Order(ApiShape):
+    orderId: str = Field(min_length=1)
+    createdTime: AwareDatetime
+    lastUpdatedTime: AwareDatetime
+    fulfillment: O26Fulfillment | None = None
+    packages: list[O26Package] = Field(default_factory=list)
+
+
+class O26OrderResponse(ApiShape):
+    order: dict[str, Any]
+
+
+# Finances API v0 (amounts are JSON numbers, read as Decimal from their text).
+
+
+class FinMoney(ApiShape):
+    CurrencyCode: str | None = None
+    CurrencyAmount: Decimal
+
+
+class FinCharge(ApiShape):
+    ChargeType: str = Field(min_length=1)
+    ChargeAmount: FinMoney
+
+
+class FinFee(ApiShape):
+    FeeType: str = Field(min_length=1)
+    FeeAmount: FinMoney
+
+
+class FinPromotion(ApiShape):
+    PromotionType: str | None = None
+    PromotionId: str | None = None
+    PromotionAmount: FinMoney
+
+
+class FinTaxWithheld(ApiShape):
+    TaxCollectionModel: str | None = None
+    TaxesWithheld: list[FinCharge] = Field(default_factory=list)
+
+
+class FinDirectPayment(ApiShape):
+    DirectPaymentType: str | None = None
+    DirectPaymentAmount: FinMoney
+
+
+class FinShipmentItem(ApiShape):
+    SellerSKU: str | None = None
+    OrderItemId: str | None = None
+    OrderAdjustmentItemId: str | None = None
+    QuantityShipped: int | None = None
+    ItemChargeList: list[FinCharge] = Field(default_factory=list)
+    ItemChargeAdjustmentList: list[FinCharge] = Field(default_factory=list)
+    ItemFeeList: list[FinFee] = Field(default_factory=list)
+    ItemFeeAdjustmentList: list[FinFee] = Field(default_factory=list)
+    ItemTaxWithheldList: list[FinTaxWithheld] = Field(default_factory=list)
+    PromotionList: list[FinPromotion] = Field(default_factory=list)
+    PromotionAdjustmentList: list[FinPromotion] = Field(default_factory=list)
+
+
+class FinShipmentEvent(ApiShape):
+    """A shipment (sale), refund, guarantee claim or chargeback: the model's ShipmentEvent."""
+
+    AmazonOrderId: str | None = None
+    PostedDate: AwareDatetime | None = None
+    OrderChargeList: list[FinCharge] = Field(default_factory=list)
+    OrderChargeAdjustmentList: list[FinCharge] = Field(default_factory=list)
+    ShipmentFeeList: list[FinFee] = Field(default_factory=list)
+    ShipmentFeeAdjustmentList: list[FinFee] = Field(default_factory=list)
+    OrderFeeList: list[FinFee] = Field(default_factory=list)
+    OrderFeeAdjustmentList: list[FinFee] = Field(default_factory=list)
+    DirectPaymentList: list[FinDirectPayment] = Field(default_factory=list)
+    ShipmentItemList: list[FinShipmentItem] = Field(default_factory=list)
+    ShipmentItemAdjustmentList: list[FinShipmentItem] = Field(default_factory=list)
+
+
+class FinServiceFeeEvent(ApiShape):
+    AmazonOrderId: str | None = None
+    FeeReason: str | None = None
+    FeeList: list[FinFee] = Field(default_factory=list)
+    SellerSKU: str | None = None
+
+
+class FinAdjustmentEvent(ApiShape):
+    AdjustmentType: str | None = None
+    PostedDate: AwareDatetime | None = None
+    AdjustmentAmount: FinMoney | None = None
+
+
+class _FinancesPayload(ApiShape):
+    NextToken: str | None = None
+    FinancialEvents: dict[str, Any] = Field(default_factory=dict)
+
+
+class FinancesResponse(ApiShape):
+    payload: _FinancesPayload
+
+
 class LiMoney(ApiShape):
     currencyCode: str
     amount: Decimal
@@ -268,12 +556,35 @@ class LiAvailability(ApiShape):
     quantity: int | None = Field(default=None, ge=0)
 
 
+class LiEnforcementAction(ApiShape):
+    action: str
+
+
+class LiExemption(ApiShape):
+    status: Literal["EXEMPT", "EXEMPT_UNTIL_EXPIRY_DATE", "NOT_EXEMPT"]
+
+
+class LiEnforcements(ApiShape):
+    actions: list[LiEnforcementAction] = Field(default_factory=list)
+    exemption: LiExemption | None = None
+
+
+class LiIssue(ApiShape):
+    code: str | None = None
+    message: str
+    severity: str | None = None
+    categories: list[str] = Field(default_factory=list)
+    enforcements: LiEnforcements | None = None
+    marketplaceIds: list[str] = Field(default_factory=list)
+
+
 class LiItem(ApiShape):
     sku: str = Field(min_length=1)
     summaries: list[LiSummary] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict)
     offers: list[LiOffer] = Field(default_factory=list)
     fulfillmentAvailability: list[LiAvailability] = Field(default_factory=list)
+    issues: list[LiIssue] = Field(default_factory=list)
 
 
 class _LiPagination(ApiShape):
@@ -284,12 +595,6 @@ class LiSearchResults(ApiShape):
     numberOfResults: int
     pagination: _LiPagination | None = None
     items: list[Any]
-
-
-class LiIssue(ApiShape):
-    code: str | None = None
-    message: str
-    severity: str | None = None
 
 
 class LiSubmission(ApiShape):
@@ -306,11 +611,23 @@ class _LwaToken(ApiShape):
 
 
 _Envelope = TypeVar("_Envelope", bound=BaseModel)
+_Event = TypeVar("_Event", bound=ApiShape)
 
 
 def _json_body(response: httpx.Response, operation: str) -> Any:
     try:
         return response.json()
+    except ValueError:
+        raise MarketplaceError(
+            MARKETPLACE, operation, f"answered HTTP {response.status_code} without JSON"
+        ) from None
+
+
+def _decimal_json_body(response: httpx.Response, operation: str) -> Any:
+    """A body whose money is JSON numbers (Finances v0): read straight into Decimal, so an
+    amount never passes through a float."""
+    try:
+        return json.loads(response.content, parse_float=Decimal)
     except ValueError:
         raise MarketplaceError(
             MARKETPLACE, operation, f"answered HTTP {response.status_code} without JSON"
@@ -327,46 +644,107 @@ def _envelope(model: type[_Envelope], body: Any, operation: str) -> _Envelope:
         ) from None
 
 
-# --- mapping to the canonical model ------------------------------------------------------
+# --- orders: mapping to the canonical model ---------------------------------------------
 
 
 def _amount(money: AmzMoney | None) -> Decimal:
     return money.Amount if money is not None else Decimal(0)
 
 
+def _stated_sum(values: Iterable[Decimal | None]) -> Decimal | None:
+    """The sum of the amounts the API stated; None when it stated none of them."""
+    stated = [v for v in values if v is not None]
+    return sum(stated, Decimal(0)) if stated else None
+
+
+def _line_tax(item: AmzOrderItem) -> Decimal | None:
+    """Every tax on the line (item and its shipping), less the tax on its discounts."""
+    charged = (item.ItemTax, item.ShippingTax)
+    discounted = (item.PromotionDiscountTax, item.ShippingDiscountTax)
+    if all(m is None for m in (*charged, *discounted)):
+        return None
+    return sum((_amount(m) for m in charged), Decimal(0)) - sum(
+        (_amount(m) for m in discounted), Decimal(0)
+    )
+
+
+def _line_shipping(item: AmzOrderItem) -> Decimal | None:
+    if item.ShippingPrice is None:
+        return None
+    return item.ShippingPrice.Amount - _amount(item.ShippingDiscount)
+
+
+def order_line(item: AmzOrderItem, line_no: int) -> OrderItem:
+    """ItemPrice is the line total (price × quantity) and becomes line_amount as stated; the
+    unit price is derived from it, rounded to the cent, for display only."""
+    price = _amount(item.ItemPrice)
+    unit = price / item.QuantityOrdered if item.QuantityOrdered else price
+    discount = item.PromotionDiscount.Amount if item.PromotionDiscount is not None else None
+    return OrderItem(
+        line_no=line_no,
+        line_ref=item.OrderItemId,
+        listing_id=item.SellerSKU,
+        variation_id="",
+        seller_sku=item.SellerSKU,
+        title=item.Title,
+        quantity=item.QuantityOrdered,
+        unit_price=unit.quantize(CENT, rounding=ROUND_HALF_EVEN),
+        line_amount=price,
+        discount_amount=discount,
+        tax_amount=_line_tax(item),
+    )
+
+
+def _logistic_mode(channel: str | None) -> LogisticMode | None:
+    if channel == "AFN":
+        return LogisticMode.MARKETPLACE
+    return LogisticMode.SELLER if channel == "MFN" else None
+
+
+def order_shipment(order: AmzOrderHeader, store_id: str) -> Shipment:
+    """The order's shipment as Orders v0 shows it: one per order, keyed by the order id
+    (v0 has no package ids); Easy Ship orders carry their package's status."""
+    status = ORDER_SHIPMENT_STATUS[order.OrderStatus]
+    raw: str = order.OrderStatus
+    easy_ship = order.EasyShipShipmentStatus
+    if easy_ship in EASY_SHIP_STATUS:
+        status, raw = EASY_SHIP_STATUS[easy_ship], easy_ship
+    address = order.ShippingAddress
+    return Shipment(
+        store_id=store_id,
+        shipment_id=order.AmazonOrderId,
+        order_id=order.AmazonOrderId,
+        status=status,
+        raw_status=raw,
+        logistic_mode=_logistic_mode(order.FulfillmentChannel),
+        logistic_type=(
+            order.ShipServiceLevel or order.ShipmentServiceLevelCategory or order.FulfillmentChannel
+        ),
+        ship_by=order.LatestShipDate,
+        buyer_city=address.City if address else None,
+        buyer_state=state_code(address.StateOrRegion) if address else None,
+        updated_at=order.LastUpdateDate,
+    )
+
+
 def order_from_amazon(order: AmzOrder, store: Store) -> Order:
-    """The canonical order. Money: items_amount = Σ(ItemPrice − PromotionDiscount) (ItemPrice
-    is already price × quantity); shipping = Σ(ShippingPrice − ShippingDiscount) when any
-    line carries a ShippingPrice; total = OrderTotal (taxes included), or items + shipping
-    while Amazon withholds it (Pending). Unit prices are rounded to the cent."""
-    lines = []
-    items_amount = Decimal(0)
-    shipping: Decimal | None = None
-    for index, item in enumerate(order.OrderItems, start=1):
-        paid = _amount(item.ItemPrice) - _amount(item.PromotionDiscount)
-        unit = paid / item.QuantityOrdered if item.QuantityOrdered else paid
-        lines.append(
-            OrderItem(
-                line_no=index,
-                listing_id=item.SellerSKU,
-                variation_id="",
-                seller_sku=item.SellerSKU,
-                title=item.Title,
-                quantity=item.QuantityOrdered,
-                unit_price=unit.quantize(CENT, rounding=ROUND_HALF_EVEN),
-            )
-        )
-        items_amount += paid
-        if item.ShippingPrice is not None:
-            shipping = (shipping or Decimal(0)) + item.ShippingPrice.Amount
-            shipping -= _amount(item.ShippingDiscount)
+    """The canonical order (docs/orders.md): items = Σ ItemPrice exactly; discount =
+    Σ PromotionDiscount; shipping paid by the buyer = Σ (ShippingPrice − ShippingDiscount),
+    a shipping discount being a cheaper shipping rather than a discount on the goods; tax =
+    Σ (ItemTax + ShippingTax − PromotionDiscountTax − ShippingDiscountTax); total =
+    OrderTotal, or items − discount + shipping + tax while Amazon withholds it (Pending).
+    An amount no line states stays None (unknown), not 0."""
+    lines = [order_line(item, n) for n, item in enumerate(order.OrderItems, start=1)]
+    items_amount = sum((line.line_amount for line in lines), Decimal(0))
+    discount = _stated_sum(line.discount_amount for line in lines)
+    tax = _stated_sum(line.tax_amount for line in lines)
+    shipping = _stated_sum(_line_shipping(item) for item in order.OrderItems)
     if order.OrderTotal is not None:
-        currency = order.OrderTotal.CurrencyCode
-        total = order.OrderTotal.Amount
+        currency, total = order.OrderTotal.CurrencyCode, order.OrderTotal.Amount
     else:
         priced = [i.ItemPrice.CurrencyCode for i in order.OrderItems if i.ItemPrice is not None]
         currency = priced[0] if priced else DEFAULT_CURRENCY
-        total = items_amount + (shipping or Decimal(0))
+        total = items_amount - (discount or 0) + (shipping or 0) + (tax or 0)
     created_at = order.PurchaseDate.astimezone(UTC)
     address = order.ShippingAddress
     return Order(
@@ -379,13 +757,18 @@ def order_from_amazon(order: AmzOrder, store: Store) -> Order:
         business_date=store.business_date(created_at),
         currency=currency,
         items_amount=items_amount,
-        shipping_cost=shipping,
-        fee_amount=None,
+        discount_amount=discount,
+        shipping_paid_by_buyer=shipping,
+        tax_amount=tax,
         total_amount=total,
         buyer_hash=None,
         buyer_city=address.City if address else None,
-        buyer_state=address.StateOrRegion if address else None,
+        buyer_state=state_code(address.StateOrRegion) if address else None,
         items=tuple(lines),
+        shipments=(order_shipment(order, store.store_id),),
+        # Only the purchase has an instant in Orders v0; LastUpdateDate dates whatever
+        # changed last, so the current status is left to the writer as an observation.
+        status_events=(StatusEvent(status=OrderStatus.PENDING, at=created_at),),
     )
 
 
@@ -395,14 +778,357 @@ def parse_order(raw: Any, raw_items: Sequence[Any], store: Store) -> Order:
     return order_from_amazon(AmzOrder.model_validate(merged), store)
 
 
-def listing_status(statuses: Sequence[str]) -> str:
-    """BUYABLE → active; DISCOVERABLE only (seen but not buyable, e.g. no stock) → paused;
-    neither → inactive."""
+# --- order facts: shipments and status instants from Orders 2026-01-01 getOrder ----------
+
+
+def package_status(package: O26Package) -> tuple[ShipmentStatus, str]:
+    """A package's normalized status and its raw `status/detailedStatus`."""
+    found = package.packageStatus
+    if found is None:
+        return ShipmentStatus.READY_TO_SHIP, "NONE"
+    detail = found.detailedStatus
+    raw = f"{found.status}/{detail}" if detail else found.status
+    if detail in PACKAGE_DETAIL_STATUS:
+        return PACKAGE_DETAIL_STATUS[detail], raw
+    return PACKAGE_STATUS[found.status], raw
+
+
+def _package_order(package: O26Package) -> tuple[bool, datetime, str]:
+    # A cancelled label sorts last, so the live package is the order's main shipment.
+    status, _ = package_status(package)
+    created = package.createdTime or datetime.max.replace(tzinfo=UTC)
+    return status is ShipmentStatus.CANCELLED, created, package.packageReferenceId
+
+
+def order_facts_shipments(order: O26Order, store_id: str) -> list[Shipment]:
+    """Shipments of a getOrder (2026-01-01) answer.
+
+    Package ids are only unique within the order, and Orders v0 keys the order's shipment
+    by the order id, so the main package keeps the order id and any further package is
+    `<order id>-<packageReferenceId>`. An order without packages (Amazon-fulfilled, or not
+    yet labelled) is its fulfilment status under the order id. Amazon states no delivery
+    instant for a package, so `delivered_at` stays unknown (None) even when DELIVERED.
+    """
+    fulfillment = order.fulfillment
+    mode = None
+    ship_by = None
+    if fulfillment is not None:
+        mode = {"AMAZON": LogisticMode.MARKETPLACE, "MERCHANT": LogisticMode.SELLER}.get(
+            fulfillment.fulfilledBy or ""
+        )
+        ship_by = fulfillment.shipByWindow.latestDateTime if fulfillment.shipByWindow else None
+    common: dict[str, Any] = {
+        "store_id": store_id,
+        "order_id": order.orderId,
+        "logistic_mode": mode,
+        "ship_by": ship_by,
+        "updated_at": order.lastUpdatedTime,
+    }
+    if not order.packages:
+        if fulfillment is None:
+            return []
+        status = FULFILLMENT_SHIPMENT_STATUS[fulfillment.fulfillmentStatus]
+        raw: str = fulfillment.fulfillmentStatus
+        return [Shipment(shipment_id=order.orderId, status=status, raw_status=raw, **common)]
+    shipments = []
+    for index, package in enumerate(sorted(order.packages, key=_package_order)):
+        status, raw = package_status(package)
+        shipments.append(
+            Shipment(
+                shipment_id=(
+                    order.orderId if index == 0 else f"{order.orderId}-{package.packageReferenceId}"
+                ),
+                status=status,
+                raw_status=raw,
+                carrier=package.carrier,
+                tracking_number=package.trackingNumber,
+                shipped_at=package.shipTime if status is not ShipmentStatus.CANCELLED else None,
+                **common,
+            )
+        )
+    return shipments
+
+
+def order_facts_events(order: O26Order) -> list[StatusEvent]:
+    """The instants getOrder states: the purchase, and the first hand-over to a carrier
+    (a package's shipTime; its status then is not stated, so no raw status)."""
+    events = [StatusEvent(status=OrderStatus.PENDING, at=order.createdTime)]
+    handed = [
+        p.shipTime
+        for p in order.packages
+        if p.shipTime is not None and package_status(p)[0] is not ShipmentStatus.CANCELLED
+    ]
+    if handed:
+        events.append(StatusEvent(status=OrderStatus.SHIPPED, at=min(handed)))
+    return events
+
+
+# --- order facts: money from Finances v0 financial events --------------------------------
+
+
+@dataclass
+class EventTally:
+    """What an order's financial events add up to so far.
+
+    Amounts as Amazon posts them to the seller's account: charges positive, fees and
+    promotions negative, refunds of charges negative, fee refunds positive.
+    """
+
+    order_id: str
+    currency: str | None = None
+    payout: Decimal = Decimal(0)
+    refund: Decimal = Decimal(0)
+    postage: Decimal | None = None
+    fees: dict[tuple[str, str | None], Decimal] = field(default_factory=dict)
+    sales: list[datetime] = field(default_factory=list)  # PostedDate of each sale event
+    refunds: list[datetime] = field(default_factory=list)
+    posted: list[datetime] = field(default_factory=list)
+    events: int = 0
+    sold_principal: Decimal = Decimal(0)
+    refunded_principal: Decimal = Decimal(0)
+    lines_by_sku: dict[str, str] = field(default_factory=dict)
+
+    def money(self, amount: FinMoney) -> Decimal:
+        if self.currency is None and amount.CurrencyCode:
+            self.currency = amount.CurrencyCode
+        self.payout += amount.CurrencyAmount
+        return amount.CurrencyAmount
+
+    def fee(self, fee: FinFee, line_ref: str | None) -> None:
+        key = (fee.FeeType, line_ref)
+        # Amazon posts a charged fee as a negative amount; the model counts it positive.
+        self.fees[key] = self.fees.get(key, Decimal(0)) - self.money(fee.FeeAmount)
+
+    def charges(self, charges: Iterable[FinCharge]) -> Decimal:
+        return sum((self.money(c.ChargeAmount) for c in charges), Decimal(0))
+
+    def posted_at(self, when: datetime | None, kind: list[datetime] | None = None) -> None:
+        self.events += 1
+        if when is not None:
+            self.posted.append(when)
+            if kind is not None:
+                kind.append(when)
+
+
+def _line_ref(tally: EventTally, item: FinShipmentItem) -> str | None:
+    """The order line a shipment item is about: refunds carry an adjustment id instead of
+    the order item id, so they are matched to the sale's line by seller SKU."""
+    if item.OrderItemId:
+        if item.SellerSKU:
+            tally.lines_by_sku.setdefault(item.SellerSKU, item.OrderItemId)
+        return item.OrderItemId
+    return tally.lines_by_sku.get(item.SellerSKU or "")
+
+
+def _principal(charges: Iterable[FinCharge]) -> Decimal:
+    return sum(
+        (c.ChargeAmount.CurrencyAmount for c in charges if c.ChargeType == "Principal"),
+        Decimal(0),
+    )
+
+
+def _tally_item(tally: EventTally, item: FinShipmentItem, refund: bool) -> None:
+    line = _line_ref(tally, item)
+    for fee in (*item.ItemFeeList, *item.ItemFeeAdjustmentList):
+        tally.fee(fee, line)
+    tally.charges(item.ItemChargeList)
+    for promotion in item.PromotionList:
+        tally.money(promotion.PromotionAmount)
+    for withheld in item.ItemTaxWithheldList:
+        tally.charges(withheld.TaxesWithheld)
+    returned = tally.charges(item.ItemChargeAdjustmentList)
+    returned += sum(
+        (tally.money(p.PromotionAmount) for p in item.PromotionAdjustmentList), Decimal(0)
+    )
+    tally.sold_principal += _principal(item.ItemChargeList)
+    if refund:
+        tally.refund -= returned
+        tally.refunded_principal -= _principal(item.ItemChargeAdjustmentList)
+
+
+def tally_shipment_event(tally: EventTally, event: FinShipmentEvent, refund: bool) -> None:
+    """One sale (refund=False) or refund, guarantee claim or chargeback event."""
+    tally.posted_at(event.PostedDate, tally.refunds if refund else tally.sales)
+    for item in event.ShipmentItemList:
+        _tally_item(tally, item, refund)
+    for item in event.ShipmentItemAdjustmentList:
+        _tally_item(tally, item, refund)
+    for fees in (
+        event.ShipmentFeeList,
+        event.ShipmentFeeAdjustmentList,
+        event.OrderFeeList,
+        event.OrderFeeAdjustmentList,
+    ):
+        for fee in fees:
+            tally.fee(fee, None)
+    tally.charges(event.OrderChargeList)
+    returned = tally.charges(event.OrderChargeAdjustmentList)
+    if refund:
+        tally.refund -= returned
+    for payment in event.DirectPaymentList:
+        tally.money(payment.DirectPaymentAmount)
+
+
+def tally_service_fee(tally: EventTally, event: FinServiceFeeEvent) -> None:
+    tally.posted_at(None)
+    for fee in event.FeeList:
+        tally.fee(fee, None)
+
+
+def tally_adjustment(tally: EventTally, event: FinAdjustmentEvent) -> None:
+    """An account adjustment: it names no order, so it is the order's only when the call
+    was for that order alone (then postage bought from Amazon is the seller's shipping)."""
+    tally.posted_at(event.PostedDate)
+    if event.AdjustmentAmount is None:
+        return
+    amount = tally.money(event.AdjustmentAmount)
+    if event.AdjustmentType in POSTAGE_ADJUSTMENTS:
+        tally.postage = (tally.postage or Decimal(0)) - amount
+
+
+def fees_are_final(tally: EventTally, ref: OrderRef, now: datetime) -> bool:
+    """Whether Amazon has settled the order, by the rule this client documents:
+
+    - Amazon posts the sale when the order ships and holds it back ("Deferred events don't
+      appear … until they are released"), so a visible sale event is a released one;
+    - refunds and claims can still follow for as long as the buyer may return the item, so
+      the order is final once `FINAL_AFTER` (30 days) has passed since the sale was posted;
+    - a cancelled order that nothing was ever posted for is final at once (Amazon charges
+      at shipment, so there is nothing to settle).
+    """
+    if tally.sales:
+        return min(tally.sales) + FINAL_AFTER <= now
+    return ref.status is OrderStatus.CANCELLED and tally.events == 0
+
+
+def settlement_from_tally(
+    tally: EventTally, ref: OrderRef, store_id: str, now: datetime
+) -> OrderSettlement | None:
+    """The order's settlement as the events posted so far show it; None while nothing at
+    all is known (no event visible yet, and the order not cancelled)."""
+    final = fees_are_final(tally, ref, now)
+    if tally.events == 0 and not final:
+        return None
+    fees = tuple(
+        FeeLine(fee_type=fee_type, amount=amount, line_ref=line)
+        for (fee_type, line), amount in tally.fees.items()
+        if amount != 0  # a fee charged and refunded in full is no charge
+    )
+    return OrderSettlement(
+        store_id=store_id,
+        order_id=tally.order_id,
+        currency=tally.currency or ref.currency,
+        fee_amount=sum((f.amount for f in fees), Decimal(0)),
+        seller_shipping_cost=tally.postage,
+        refund_amount=tally.refund,
+        payout_amount=tally.payout,
+        fees_final=final,
+        settled_at=max(tally.posted) if final and tally.posted else None,
+        fees=fees,
+    )
+
+
+def refund_event(tally: EventTally) -> StatusEvent | None:
+    """A sale refunded in full is a returned order, at the refund that completed it."""
+    if not tally.refunds or tally.sold_principal <= 0:
+        return None
+    if tally.refunded_principal < tally.sold_principal:
+        return None
+    return StatusEvent(status=OrderStatus.RETURNED, at=max(tally.refunds), raw_status="Refund")
+
+
+def _event_order_id(raw: Any) -> str | None:
+    order_id = raw.get("AmazonOrderId") if isinstance(raw, dict) else None
+    return order_id if isinstance(order_id, str) and order_id else None
+
+
+def tally_events(
+    tallies: Mapping[str, EventTally], events: Mapping[str, Any], scope: str | None
+) -> dict[str, tuple[str, Any]]:
+    """Add a FinancialEvents object to the tallies of the orders it names (or of `scope`,
+    the order a by-order call was for); events of other orders are skipped. Returns, per
+    order with an unparsable event, the reason and that event: its sums would be wrong."""
+    broken: dict[str, tuple[str, Any]] = {}
+
+    def each(list_name: str) -> Iterator[tuple[EventTally, Any]]:
+        raws = events.get(list_name)
+        for raw in raws if isinstance(raws, list) else []:
+            order_id = _event_order_id(raw) or scope
+            tally = tallies.get(order_id or "")
+            if tally is not None and tally.order_id not in broken:
+                yield tally, raw
+
+    def parse(model: type[_Event], tally: EventTally, raw: Any, list_name: str) -> _Event | None:
+        try:
+            return model.model_validate(raw)
+        except ValidationError as exc:
+            broken[tally.order_id] = (f"{list_name}: {describe_validation_error(exc)}", raw)
+            return None
+
+    for list_name in (*SALE_EVENT_LISTS, *REFUND_EVENT_LISTS):
+        for tally, raw in each(list_name):
+            shipment = parse(FinShipmentEvent, tally, raw, list_name)
+            if shipment is not None:
+                tally_shipment_event(tally, shipment, refund=list_name in REFUND_EVENT_LISTS)
+    for tally, raw in each("ServiceFeeEventList"):
+        service = parse(FinServiceFeeEvent, tally, raw, "ServiceFeeEventList")
+        if service is not None:
+            tally_service_fee(tally, service)
+    if scope is not None:
+        for tally, raw in each("AdjustmentEventList"):
+            adjustment = parse(FinAdjustmentEvent, tally, raw, "AdjustmentEventList")
+            if adjustment is not None:
+                tally_adjustment(tally, adjustment)
+    return broken
+
+
+# --- listings --------------------------------------------------------------------------
+
+
+def _issues_for(issues: Sequence[LiIssue], marketplace_id: str) -> list[LiIssue]:
+    return [i for i in issues if not i.marketplaceIds or marketplace_id in i.marketplaceIds]
+
+
+def _enforced(issue: LiIssue) -> list[str]:
+    """The actions Amazon applies now: an exemption (even one with an expiry date) holds
+    them back until Amazon reports NOT_EXEMPT."""
+    rules = issue.enforcements
+    if rules is None or (rules.exemption is not None and rules.exemption.status != "NOT_EXEMPT"):
+        return []
+    return [a.action for a in rules.actions]
+
+
+def _reason(issues: Sequence[LiIssue]) -> str:
+    return "; ".join(f"{i.code}: {i.message}" if i.code else i.message for i in issues)
+
+
+def listing_status(
+    statuses: Sequence[str], issues: Sequence[LiIssue] = (), marketplace_id: str = ""
+) -> tuple[ListingStatus, str, str | None]:
+    """Amazon's verdict on a listing: (status, raw status, reason in Amazon's words).
+
+    An issue whose enforcement takes the listing off sale or out of search (LISTING_
+    SUPPRESSED, CATALOG_ITEM_REMOVED, SEARCH_SUPPRESSED, not exempt) → suppressed, whatever
+    the summary says. Otherwise BUYABLE → active; DISCOVERABLE only (seen, not buyable: out
+    of stock) → paused; neither, with an ERROR issue (a missing or invalid attribute, image
+    or price: an incomplete listing) → suppressed; neither and no error → paused (the
+    seller took it off sale). The raw status is the summary's statuses plus the enforced
+    actions, "NONE" when empty.
+    """
+    relevant = _issues_for(issues, marketplace_id)
+    actions = sorted({a for i in relevant for a in _enforced(i)})
+    raw = ",".join([*statuses, *actions]) or "NONE"
+    blocking = [i for i in relevant if BLOCKING_ACTIONS & set(_enforced(i))]
+    if blocking:
+        return ListingStatus.SUPPRESSED, raw, _reason(blocking)
     if "BUYABLE" in statuses:
-        return "active"
+        return ListingStatus.ACTIVE, raw, None
     if "DISCOVERABLE" in statuses:
-        return "paused"
-    return "inactive"
+        return ListingStatus.PAUSED, raw, None
+    errors = [i for i in relevant if i.severity == "ERROR"]
+    if errors:
+        return ListingStatus.SUPPRESSED, raw, _reason(errors)
+    return ListingStatus.PAUSED, raw, None
 
 
 def _for_marketplace(entries: Sequence[Any], marketplace_id: str) -> Any | None:
@@ -446,6 +1172,9 @@ def listing_from_item(item: LiItem, store_id: str, marketplace_id: str) -> Listi
     quantity = merchant[0].quantity if merchant else None
     host = RETAIL_HOSTS.get(marketplace_id)
     asin = summary.asin if summary else None
+    status, raw_status, reason = listing_status(
+        summary.status if summary else [], item.issues, marketplace_id
+    )
     return Listing(
         store_id=store_id,
         listing_id=item.sku,
@@ -453,7 +1182,9 @@ def listing_from_item(item: LiItem, store_id: str, marketplace_id: str) -> Listi
         title=title,
         seller_sku=item.sku,
         gtin=_gtin(item.attributes, marketplace_id),
-        status=listing_status(summary.status if summary else []),
+        status=status,
+        raw_status=raw_status,
+        status_reason=reason,
         price=price.amount if price else None,
         currency=price.currencyCode if price else DEFAULT_CURRENCY,
         available_quantity=quantity,
@@ -701,6 +1432,13 @@ class AmazonClient:
 
     # getOrders allows one call a minute after a burst of 20: one paged query per range.
     max_window_days = 3650
+    # Amazon posts the sale at shipment (due by LatestShipDate, days after the sale) and the
+    # fees are final 30 days later (`fees_are_final`); 45 leaves two weeks for late
+    # shipments and for deliveries whose deferred funds are released after them.
+    settlement_days = 45
+    # Half of 10 minutes of getOrder (2026-01-01) and listFinancialEventsByOrderId, each
+    # 0.5 req/s: the facts of 150 orders per run (see the module's call budget).
+    facts_per_run = 150
 
     def __init__(
         self,
@@ -769,6 +1507,11 @@ class AmazonClient:
 
     def _get(self, operation: str, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return _json_body(self._call(operation, "GET", path, params=params), operation)
+
+    def _get_decimal(
+        self, operation: str, path: str, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        return _decimal_json_body(self._call(operation, "GET", path, params=params), operation)
 
     # --- listings --------------------------------------------------------------------
 
@@ -1009,6 +1752,153 @@ class AmazonClient:
                 return
             params = {**marketplace, "NextToken": payload.NextToken}
 
+    # --- order facts: finances and packages ------------------------------------------
+
+    def get_order_facts(self, orders: Sequence[OrderRef]) -> Page[OrderFacts]:
+        """Fees, refunds and payout (Finances v0), and shipments with tracking (Orders
+        2026-01-01 getOrder), of these orders as Amazon shows them now.
+
+        An order the API does not know (getOrder 404, no financial event) is absent; one
+        whose events or getOrder answer do not parse is a reject. See the module docstring
+        for the call budget and `fees_are_final` for when an order counts as settled.
+        """
+        refs = list({ref.order_id: ref for ref in orders}.values())
+        page: Page[OrderFacts] = Page()
+        if not refs:
+            return page
+        now = self._clock()
+        tallies, broken = self._financial_events(refs, now)
+        for ref in refs:
+            if ref.order_id in broken:
+                reason, raw = broken[ref.order_id]
+                page.rejects.append(
+                    reject(FACTS_SOURCE, self.store.store_id, ref.order_id, reason, raw)
+                )
+                continue
+            self._add_facts(page, ref, tallies[ref.order_id], now)
+        return page
+
+    def _financial_events(
+        self, refs: Sequence[OrderRef], now: datetime
+    ) -> tuple[dict[str, EventTally], dict[str, tuple[str, Any]]]:
+        """Every ref's events: by posting date when that is cheaper, else one call each."""
+        if prefer_bulk(refs):
+            found = self._events_by_date(refs, now)
+            if found is not None:
+                return found
+        tallies: dict[str, EventTally] = {}
+        broken: dict[str, tuple[str, Any]] = {}
+        for ref in refs:
+            tallies[ref.order_id] = EventTally(ref.order_id)
+            problem = self._events_of_order(tallies[ref.order_id])
+            if problem is not None:
+                broken[ref.order_id] = problem
+        return tallies, broken
+
+    def _events_of_order(self, tally: EventTally) -> tuple[str, Any] | None:
+        """listFinancialEventsByOrderId, every page; returns (reason, raw) when unusable."""
+        operation = "listFinancialEventsByOrderId"
+        path = f"{FINANCES_PATH}/orders/{quote(tally.order_id, safe='')}/financialEvents"
+        params: dict[str, Any] = {"MaxResultsPerPage": EVENTS_PAGE}
+        while True:
+            try:
+                body = self._get_decimal(operation, path, params)
+            except NotFoundError:
+                return None
+            except InvalidRequestError as exc:
+                return f"{operation}: {exc.detail}", {"AmazonOrderId": tally.order_id}
+            payload = _envelope(FinancesResponse, body, operation).payload
+            broken = tally_events({tally.order_id: tally}, payload.FinancialEvents, tally.order_id)
+            if tally.order_id in broken:
+                return broken[tally.order_id]
+            if not payload.NextToken:
+                return None
+            params = {"MaxResultsPerPage": EVENTS_PAGE, "NextToken": payload.NextToken}
+
+    def _events_by_date(
+        self, refs: Sequence[OrderRef], now: datetime
+    ) -> tuple[dict[str, EventTally], dict[str, tuple[str, Any]]] | None:
+        """listFinancialEvents from the oldest ref's purchase to now, kept for the refs.
+
+        Returns None (nothing usable) once it has spent a page per `ORDERS_PER_BULK_PAGE`
+        orders: the store sells so much more than these orders that reading them one by
+        one is cheaper, and the caller does that instead.
+        """
+        operation = "listFinancialEvents"
+        tallies = {ref.order_id: EventTally(ref.order_id) for ref in refs}
+        broken: dict[str, tuple[str, Any]] = {}
+        budget = max(1, len(refs) // ORDERS_PER_BULK_PAGE)
+        pages = 0
+        for after, before in events_windows(min(ref.created_at for ref in refs), now):
+            query = {
+                "PostedAfter": iso_ms(after),
+                "PostedBefore": iso_ms(before),
+                "MaxResultsPerPage": EVENTS_PAGE,
+            }
+            params: dict[str, Any] = dict(query)
+            while True:
+                if pages >= budget:
+                    return None
+                body = self._get_decimal(operation, f"{FINANCES_PATH}/financialEvents", params)
+                pages += 1
+                payload = _envelope(FinancesResponse, body, operation).payload
+                broken |= tally_events(tallies, payload.FinancialEvents, None)
+                if not payload.NextToken:
+                    break
+                # The next page is asked with the same arguments plus the token.
+                params = {**query, "NextToken": payload.NextToken}
+        return tallies, broken
+
+    def _order_2026(self, order_id: str) -> Any | None:
+        """The raw order of getOrder (Orders 2026-01-01) with fulfilment and packages;
+        None when Amazon does not know it."""
+        operation = "getOrder2026"
+        try:
+            body = self._get(
+                operation,
+                f"{ORDERS_2026_PATH}/{quote(order_id, safe='')}",
+                {"includedData": ORDER_FACTS_INCLUDED},
+            )
+        except NotFoundError:
+            return None
+        return _envelope(O26OrderResponse, body, operation).order
+
+    def _add_facts(
+        self, page: Page[OrderFacts], ref: OrderRef, tally: EventTally, now: datetime
+    ) -> None:
+        shipments: list[Shipment] = []
+        events: list[StatusEvent] = []
+        if ref.status not in SETTLED_LOGISTICS:
+            raw = self._order_2026(ref.order_id)
+            if raw is None and tally.events == 0:
+                return  # Amazon does not know the order
+            if raw is not None:
+                try:
+                    order = O26Order.model_validate(raw)
+                except ValidationError as exc:
+                    reason = f"getOrder2026: {describe_validation_error(exc)}"
+                    page.rejects.append(
+                        reject(FACTS_SOURCE, self.store.store_id, ref.order_id, reason, raw)
+                    )
+                    return
+                shipments = order_facts_shipments(order, self.store.store_id)
+                events = order_facts_events(order)
+        settlement = settlement_from_tally(tally, ref, self.store.store_id, now)
+        returned = refund_event(tally)
+        if returned is not None:
+            events.append(returned)
+        if settlement is None and not shipments and not events:
+            return
+        page.records.append(
+            OrderFacts(
+                store_id=self.store.store_id,
+                order_id=ref.order_id,
+                settlement=settlement,
+                shipments=tuple(shipments),
+                status_events=tuple(events),
+            )
+        )
+
     def get_orders(self, order_ids: Sequence[str]) -> Page[Order]:
         """Orders by id (getOrder, whose quota is far larger than getOrders'); an id Amazon
         does not know becomes a reject."""
@@ -1029,6 +1919,28 @@ class AmazonClient:
                 continue
             self._add_order(page, _envelope(OrderResponse, body, "getOrder").payload)
         return page
+
+
+def prefer_bulk(refs: Sequence[OrderRef]) -> bool:
+    """Whether paging every event of the period (100 a page) should beat one
+    listFinancialEventsByOrderId per order: for a burst's worth of orders or more. The
+    orders a refresh re-reads are most of a store's recent ones, so their period holds
+    about as many events as orders (a page per ~90 orders); `_events_by_date` gives up
+    when that is not so."""
+    return len(refs) >= BULK_MIN_ORDERS
+
+
+def events_windows(start: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
+    """[PostedAfter, PostedBefore) windows from `start` to now − 2 min, none longer than
+    the 180 days listFinancialEvents answers for (After is inclusive, Before is not)."""
+    after = _floor_ms(start.astimezone(UTC))
+    end = _floor_ms(now.astimezone(UTC) - BEFORE_MARGIN)
+    windows = []
+    while after < end:
+        before = min(after + EVENTS_WINDOW, end)
+        windows.append((after, before))
+        after = before
+    return windows
 
 
 def _last_created(raws: Sequence[Any], marketplace_id: str) -> datetime | None:

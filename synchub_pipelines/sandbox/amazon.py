@@ -1,9 +1,13 @@
-"""Amazon Selling Partner API simulator: Login with Amazon, Orders v0, Listings Items 2021-08-01.
+"""Amazon Selling Partner API simulator: Login with Amazon, Orders v0 and 2026-01-01 (getOrder),
+Finances v0 (financial events by order and by posting date), Listings Items 2021-08-01.
 
 One mount serves what Amazon spreads over three hosts: LWA (`api.amazon.com/auth/o2/token`),
 Seller Central's consent page (`/apps/authorize/consent`) and the SP-API itself. Facts follow
-section 4 of API-NOTES.md and `amzn/selling-partner-api-models` (ordersV0.json,
-listingsItems_2021-08-01.json); error bodies and messages are the ones Amazon is seen returning.
+section 4 of API-NOTES.md and API-NOTES-MONEY.md, and `amzn/selling-partner-api-models`
+(ordersV0.json, orders_2026-01-01.json, financesV0.json, listingsItems_2021-08-01.json); error
+bodies and messages are the ones Amazon is seen returning (or the models' examples show).
+Every operation has its own token bucket at the published rate (0.5 req/s, burst 30 for
+getOrder 2026-01-01 and both financial-events operations), and `x-amzn-RateLimit-Limit`.
 
 The World's Amazon sellers are the selling partners. A self-authorized private app gets its
 refresh token from Seller Central, so each seller starts with `initial_refresh_token(seller_id)`.
@@ -36,6 +40,7 @@ from starlette.routing import Route
 from synchub_pipelines.sandbox.amazon_render import (
     INCLUDED_DATA,
     MARKETPLACE_ID,
+    ORDER_2026_INCLUDED,
     ORDER_STATUSES,
     AmazonListing,
     AmazonOrder,
@@ -48,7 +53,9 @@ from synchub_pipelines.sandbox.amazon_render import (
     iso,
     listing_issue,
     read_patch,
+    render_financial_events,
     render_listing_item,
+    render_order_2026,
     render_order_items,
     valid_orders_query,
 )
@@ -80,6 +87,7 @@ ACCESS_TOKEN_SECONDS = 3600
 AUTH_CODE_SECONDS = 300  # spapi_oauth_code is only good for five minutes
 BEFORE_MARGIN_SECONDS = 120  # *Before must be at least two minutes in the past
 ORDER_ITEMS_PAGE = 30
+EVENTS_SPAN_SECONDS = 180 * 86_400  # PostedAfter to PostedBefore: wider answers empty
 LISTINGS_PAGEABLE = 1000  # searchListingsItems pages through at most 1000 SKUs
 
 _INVALID_INPUT = "The input you have submitted is not valid. Please check your input and try again."
@@ -198,6 +206,29 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     return value
 
 
+def _valid_events_query(query: dict[str, Any]) -> bool:
+    def number(value: object) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    size = query.get("n")
+    return (
+        set(query) == {"a", "b", "n"}
+        and number(query["a"])
+        and number(query["b"])
+        and isinstance(size, int)
+        and 1 <= size <= 100
+    )
+
+
+def _valid_posting(resume: object) -> bool:
+    """Whether a token's keyset is a (PostedDate, order number, kind) triple."""
+    return (
+        isinstance(resume, list)
+        and len(resume) == 3
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in resume)
+    )
+
+
 @dataclass(frozen=True)
 class _Operation:
     rate: float
@@ -229,6 +260,9 @@ class Simulator:
         self._get_orders_op = operation("amazon.getOrders", 0.0167, 20)
         self._get_order_op = operation("amazon.getOrder", 0.5, 30)
         self._order_items_op = operation("amazon.getOrderItems", 0.5, 30)
+        self._get_order_2026_op = operation("amazon.getOrder2026", 0.5, 30)
+        self._events_by_order_op = operation("amazon.listFinancialEventsByOrderId", 0.5, 30)
+        self._events_op = operation("amazon.listFinancialEvents", 0.5, 30)
         self._search_op = operation("amazon.listings", 5.0, 5)
         self._get_item_op = operation("amazon.listings.get", 5.0, 10)
         self._patch_op = operation("amazon.listings.patch", 5.0, 5)
@@ -243,6 +277,18 @@ class Simulator:
             Route(
                 "/orders/v0/orders/{order_id}/orderItems",
                 self._api(self._order_items_op, self._get_order_items),
+            ),
+            Route(
+                "/orders/2026-01-01/orders/{order_id}",
+                self._api(self._get_order_2026_op, self._get_order_2026),
+            ),
+            Route(
+                "/finances/v0/orders/{order_id}/financialEvents",
+                self._api(self._events_by_order_op, self._events_by_order),
+            ),
+            Route(
+                "/finances/v0/financialEvents",
+                self._api(self._events_op, self._events_by_date),
             ),
             Route(items, self._api(self._search_op, self._search_listings)),
             Route(items + "/{sku}", self._api(self._get_item_op, self._get_listing)),
@@ -653,6 +699,98 @@ class Simulator:
             payload["NextToken"] = _encode_token({"o": order_id, "i": offset + ORDER_ITEMS_PAGE})
         payload["OrderItems"] = items[offset : offset + ORDER_ITEMS_PAGE]
         return _json({"payload": payload})
+
+    # --- Orders 2026-01-01 -------------------------------------------------------------
+
+    async def _get_order_2026(self, request: Request, seller: Seller) -> Response:
+        included = frozenset(_csv(request, "includedData"))
+        if not included <= ORDER_2026_INCLUDED:
+            unknown = ", ".join(sorted(included - ORDER_2026_INCLUDED))
+            raise _invalid(f"Invalid includedData: {unknown}.")
+        now = self.sandbox.clock.time()
+        with self._lock:
+            _, view, step = self._view(seller, request.path_params["order_id"])
+            body = render_order_2026(view, step, now, included, self._catalog(seller).asins)
+        return _json(body)
+
+    # --- Finances v0 -------------------------------------------------------------------
+
+    async def _events_by_order(self, request: Request, seller: Seller) -> Response:
+        """listFinancialEventsByOrderId: an unknown order simply has no events; a deferred
+        sale is not shown until it is released."""
+        order_id = request.path_params["order_id"]
+        if not _ORDER_ID.match(order_id):
+            raise _ApiError(400, "InvalidInput", "Bad order ID provided.")
+        size = _int_param(request, "MaxResultsPerPage", 100, 1, 100)
+        offset = 0
+        token = request.query_params.get("NextToken")
+        if token:
+            state = _decode_token(token)
+            if state.get("o") != order_id or not isinstance(state.get("i"), int):
+                raise _invalid("The NextToken is invalid.")
+            offset = state["i"]
+        now = self.sandbox.clock.time()
+        with self._lock:
+            book = self._book(seller)
+            view = book.by_amazon_id.get(order_id)
+            found = [] if view is None else book.events_of(view, now)
+            page = render_financial_events(found[offset : offset + size])
+        payload: dict[str, Any] = {}
+        if offset + size < len(found):
+            payload["NextToken"] = _encode_token({"o": order_id, "i": offset + size})
+        payload["FinancialEvents"] = page
+        return Response(dumps({"payload": payload}), media_type="application/json")
+
+    async def _events_by_date(self, request: Request, seller: Seller) -> Response:
+        """listFinancialEvents: events posted in [PostedAfter, PostedBefore), in posting
+        order; a page holds MaxResultsPerPage events, and NextToken resumes after the last.
+        The token carries the query; arguments sent with it must be the same."""
+        now = self.sandbox.clock.time()
+        params = request.query_params
+        resume: tuple[float, int, int] | None = None
+        if params.get("NextToken"):
+            query = _decode_token(params["NextToken"])
+            keyset = query.pop("k", None)
+            if not _valid_events_query(query) or not _valid_posting(keyset):
+                raise _invalid("The NextToken is invalid.")
+            sent = "PostedAfter" in params or "PostedBefore" in params
+            if sent and self._events_query(request, now) != query:
+                raise _invalid("The NextToken does not belong to these arguments.")
+            resume = (float(keyset[0]), int(keyset[1]), int(keyset[2]))
+        else:
+            query = self._events_query(request, now)
+        found: list[tuple[AmazonOrder, int]] = []
+        last: tuple[float, int, int] | None = None
+        with self._lock:
+            if query["b"] - query["a"] <= EVENTS_SPAN_SECONDS:
+                book = self._book(seller)
+                found, last = book.events(query["a"], query["b"], now, resume, query["n"])
+            events = render_financial_events(found)
+        payload: dict[str, Any] = {}
+        if last is not None:
+            payload["NextToken"] = _encode_token(query | {"k": list(last)})
+        payload["FinancialEvents"] = events
+        return Response(dumps({"payload": payload}), media_type="application/json")
+
+    @staticmethod
+    def _events_query(request: Request, now: float) -> dict[str, Any]:
+        params = request.query_params
+        size = _int_param(request, "MaxResultsPerPage", 100, 1, 100)
+        raw_after, raw_before = params.get("PostedAfter"), params.get("PostedBefore")
+        if raw_after is None:
+            raise _invalid("PostedAfter is required.")
+        latest = now - BEFORE_MARGIN_SECONDS
+        after = _instant(raw_after, "PostedAfter")
+        if after > latest:
+            raise _invalid("PostedAfter must be at least 2 minutes before the current time.")
+        before = float(math.floor(latest))
+        if raw_before is not None:
+            before = _instant(raw_before, "PostedBefore")
+            if before > latest:
+                raise _invalid("PostedBefore must be at least 2 minutes before the current time.")
+            if before <= after:
+                raise _invalid("PostedBefore must be after PostedAfter.")
+        return {"a": after, "b": before, "n": size}
 
     # --- Listings Items 2021-08-01 -----------------------------------------------------
 

@@ -49,8 +49,18 @@ from synchub_pipelines.marketplaces.errors import (
 from synchub_pipelines.marketplaces.http import HttpSettings
 from synchub_pipelines.marketplaces.ratelimit import RateLimiter
 from synchub_pipelines.marketplaces.tokens import MemoryTokenStore, TokenSet
-from synchub_pipelines.models import Listing, Order, OrderStatus, Store
+from synchub_pipelines.models import (
+    Listing,
+    ListingStatus,
+    LogisticMode,
+    Order,
+    OrderStatus,
+    ShipmentStatus,
+    StatusEvent,
+    Store,
+)
 from synchub_pipelines.sandbox import amazon as sandbox_amazon
+from synchub_pipelines.sandbox import server
 from synchub_pipelines.sandbox.amazon import (
     APPLICATION_ID,
     LWA_CLIENT_ID,
@@ -59,7 +69,12 @@ from synchub_pipelines.sandbox.amazon import (
     REDIRECT_URI,
     initial_refresh_token,
 )
-from synchub_pipelines.sandbox.amazon_render import AmazonOrder
+from synchub_pipelines.sandbox.amazon_render import (
+    AmazonOrder,
+    Catalog,
+    order_money,
+    order_total,
+)
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 from synchub_pipelines.sandbox.world import Seller
 from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
@@ -67,9 +82,20 @@ from synchub_pipelines_tests.conftest import PAYLOADS as ALL_PAYLOADS
 PAYLOADS = ALL_PAYLOADS / "amazon"
 ANCHOR = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
 CLOCK_AT = ANCHOR + timedelta(hours=1)
+CENT = Decimal("0.01")
 FAST = HttpSettings(backoff_base_seconds=0.01, backoff_max_seconds=0.2, max_attempts=8)
 SCALE = 1000.0
-UNTHROTTLED = {f"amazon.{name}": 1000.0 for name in ("getOrders", "getOrder", "getOrderItems")}
+UNTHROTTLED = {
+    f"amazon.{name}": 1000.0
+    for name in (
+        "getOrders",
+        "getOrder",
+        "getOrderItems",
+        "getOrder2026",
+        "listFinancialEventsByOrderId",
+        "listFinancialEvents",
+    )
+}
 UNTHROTTLED |= {f"amazon.{name}": 1000.0 for name in ("listings", "listings.get", "listings.patch")}
 # Everything the World generated was created before the anchor.
 WORLD_WINDOW = (ANCHOR - timedelta(days=30), ANCHOR + timedelta(seconds=1))
@@ -286,9 +312,21 @@ def test_doc_example_pending_order_maps_without_buyer_data() -> None:
     # A Pending order has no OrderTotal yet: the total comes from the lines.
     assert order.currency == "JPY"
     assert order.items_amount == Decimal("43.94")
-    assert order.shipping_cost == Decimal("1.26")
+    assert order.shipping_paid_by_buyer == Decimal("1.26")
+    # No line states a discount or a tax: unknown, not zero.
+    assert (order.discount_amount, order.tax_amount) == (None, None)
     assert order.total_amount == Decimal("45.20")
     assert order.fee_amount is None
+    assert order.status_events == (
+        StatusEvent(status=OrderStatus.PENDING, at=datetime(2017, 1, 20, 19, 49, 35, tzinfo=UTC)),
+    )
+    (shipment,) = order.shipments
+    assert (shipment.shipment_id, shipment.order_id) == ("902-3159896-1390916",) * 2
+    assert (shipment.status, shipment.raw_status) == (ShipmentStatus.PENDING, "Pending")
+    assert shipment.logistic_mode is LogisticMode.SELLER
+    assert shipment.logistic_type == "Standard"  # no ShipServiceLevel: the category
+    assert shipment.ship_by == datetime(2017, 1, 25, 19, 49, 35, tzinfo=UTC)
+    assert (shipment.buyer_city, shipment.buyer_state) == ("Canton", "MI")
     assert (order.buyer_city, order.buyer_state, order.buyer_hash) == ("Canton", "MI", None)
     first, second = order.items
     assert (first.line_no, first.listing_id, first.variation_id, first.seller_sku) == (
@@ -302,12 +340,16 @@ def test_doc_example_pending_order_maps_without_buyer_data() -> None:
         Decimal("25.99"),
         "Example item name",
     )
-    # ItemPrice is price × quantity: 17.95 / 2 = 8.975, rounded half-even to the cent.
+    assert (first.line_ref, first.line_amount) == ("68828574383266", Decimal("25.99"))
+    # ItemPrice is price × quantity: the line stays 17.95 as stated, while the unit shown
+    # is 17.95 / 2 = 8.975 rounded half-even (8.98 × 2 would be 17.96).
     assert (second.listing_id, second.quantity, second.unit_price) == (
         "CBA_OTF_5",
         2,
         Decimal("8.98"),
     )
+    assert (second.line_ref, second.line_amount) == ("79039765272157", Decimal("17.95"))
+    assert order.items_amount == first.line_amount + second.line_amount
     dumped = order.model_dump_json()
     for personal in ("John Doe", "user@example.com", "1 Cross St.", "Michigan address", "48817"):
         assert personal not in dumped
@@ -327,11 +369,21 @@ def test_sandbox_static_orders_map_with_their_items() -> None:
         assert order.currency == "USD"
         # OrderTotal includes the 1.01 tax that ItemPrice leaves out.
         assert (order.items_amount, order.total_amount) == (Decimal("10.00"), Decimal("11.01"))
-        assert order.shipping_cost is None
+        assert (order.tax_amount, order.discount_amount) == (Decimal("1.01"), Decimal("0.00"))
+        assert order.shipping_paid_by_buyer is None
         assert (order.buyer_city, order.buyer_state) == (None, None)
-        assert [(i.seller_sku, i.quantity, i.unit_price) for i in order.items] == [
-            ("NABetaASINB00551Q3CS", 1, Decimal("10.00"))
-        ]
+        assert [
+            (i.seller_sku, i.quantity, i.unit_price, i.line_amount, i.tax_amount)
+            for i in order.items
+        ] == [("NABetaASINB00551Q3CS", 1, Decimal("10.00"), Decimal("10.00"), Decimal("1.01"))]
+        # An Easy Ship order: its package status rides on the order.
+        (shipment,) = order.shipments
+        assert (shipment.status, shipment.raw_status) == (
+            ShipmentStatus.READY_TO_SHIP,
+            "PendingPickUp",
+        )
+        assert shipment.logistic_type == "Std US D2D Dom"
+        assert shipment.ship_by == datetime(1970, 1, 19, 4, 5, 13, tzinfo=UTC)
 
 
 def test_business_date_is_the_local_day_of_creation() -> None:
@@ -386,7 +438,8 @@ def test_doc_listings_search_maps_one_listing_per_sku_per_marketplace() -> None:
         title="Hardside Carry-On Spinner Suitcase Luggage",
         seller_sku="GM-ZDPI-9B4E",
         gtin=None,
-        status="active",
+        status=ListingStatus.ACTIVE,
+        raw_status="BUYABLE",
         price=Decimal("100.00"),
         currency="USD",
         available_quantity=100,
@@ -395,7 +448,9 @@ def test_doc_listings_search_maps_one_listing_per_sku_per_marketplace() -> None:
         updated_at=datetime(2021, 3, 1, tzinfo=UTC),
     )
     ca = parse_listing(body.items[0], "amazon-S1", "A2EUQ1WTGCTBG2")
-    assert (ca.status, ca.price, ca.currency) == ("inactive", Decimal("130.00"), "CAD")
+    # Neither buyable nor discoverable, and no issue: the seller took it off sale.
+    assert (ca.status, ca.raw_status, ca.status_reason) == (ListingStatus.PAUSED, "NONE", None)
+    assert (ca.price, ca.currency) == (Decimal("130.00"), "CAD")
     assert ca.updated_at == datetime(2021, 3, 5, tzinfo=UTC)
     # Without a summary the title falls back to the item_name attribute of the marketplace.
     bare = dict(body.items[0], summaries=[])
@@ -594,6 +649,9 @@ def test_every_operation_gets_its_published_bucket_scaled() -> None:
         "getOrders": (0.0167, 20),
         "getOrder": (0.5, 30),
         "getOrderItems": (0.5, 30),
+        "getOrder2026": (0.5, 30),
+        "listFinancialEventsByOrderId": (0.5, 30),
+        "listFinancialEvents": (0.5, 30),
         "searchListingsItems": (5.0, 5),
         "getListingsItem": (5.0, 10),
         "patchListingsItem": (5.0, 5),
@@ -640,7 +698,11 @@ class CountingTransport(httpx.BaseTransport):
 
 
 def _start(rate_limits: dict[str, float]) -> tuple[Sandbox, RunningSandbox]:
-    sandbox = Sandbox(SandboxConfig(seed=7, size="tiny", anchor=ANCHOR, rate_limits=rate_limits))
+    # Only the simulator under test, so another marketplace's cannot break these tests.
+    with mock.patch.object(server, "SIMULATOR_MODULES", ("amazon",)):
+        sandbox = Sandbox(
+            SandboxConfig(seed=7, size="tiny", anchor=ANCHOR, rate_limits=rate_limits)
+        )
     sandbox.clock.advance(CLOCK_AT.timestamp() - time.time())
     return sandbox, RunningSandbox(sandbox).start()
 
@@ -733,6 +795,8 @@ def _drain_listings(client: AmazonClient) -> list[Listing]:
 def _expected_listings(sandbox: Sandbox, seller: Seller) -> dict[str, tuple[Any, ...]]:
     world = sandbox.world
     products = {(p.parent_sku, p.color, p.size): p for p in world.products}
+    # What the simulator holds against each SKU (its issues), from its own derivation.
+    problems = {item.sku: item.problem for item in Catalog(world, seller).items}
     expected: dict[str, tuple[Any, ...]] = {}
     for listing in world.listings_of(seller):
         for variation in listing.variations:
@@ -741,11 +805,12 @@ def _expected_listings(sandbox: Sandbox, seller: Seller) -> dict[str, tuple[Any,
             attrs = dict(variation.attributes)
             product = products.get((listing.parent_sku, attrs.get("COLOR"), attrs.get("SIZE")))
             quantity = variation.available_quantity
-            status = (
-                "inactive"
-                if listing.status != "active"
-                else ("active" if quantity > 0 else "paused")
-            )
+            if listing.status != "active":
+                status = ListingStatus.PAUSED
+            elif problems[variation.sku] in ("incomplete", "search_suppressed"):
+                status = ListingStatus.SUPPRESSED
+            else:
+                status = ListingStatus.ACTIVE if quantity > 0 else ListingStatus.PAUSED
             expected[variation.sku] = (
                 variation.price,
                 quantity,
@@ -790,6 +855,8 @@ def test_website_authorization_then_listings_match_the_world(
         assert listing.seller_sku == listing.listing_id
         assert (listing.price, listing.currency) == (price, "BRL")
         assert (listing.available_quantity, listing.status) == (quantity, status)
+        # A suppressed listing says why, in Amazon's words; an active one needs no reason.
+        assert (listing.status_reason is not None) == (status is ListingStatus.SUPPRESSED)
         assert listing.gtin == gtin
         if name is not None:
             assert listing.title == name
@@ -847,6 +914,7 @@ def test_orders_match_the_world_with_one_paged_query(
     assert rejects == 0
     assert [o.order_id for o in orders] == sorted(world) and len(orders) == 120
     statuses: Counter[OrderStatus] = Counter()
+    uneven = 0
     for order in orders:
         source = world[order.order_id]
         status, _ = source.status_at(now)
@@ -858,17 +926,40 @@ def test_orders_match_the_world_with_one_paged_query(
         )
         assert order.created_at == source.created_at
         assert order.business_date == client.store.business_date(source.created_at)
-        assert order.items_amount == source.total
-        assert order.shipping_cost == source.shipping_cost
-        assert order.total_amount == source.total + source.shipping_cost
+        cash = order_money(source)
+        assert order.items_amount == sum(c.item_price for c in cash)
+        assert order.discount_amount == sum(c.promotion for c in cash)
+        assert order.tax_amount == sum(c.item_tax + c.shipping_tax for c in cash)
+        assert order.shipping_paid_by_buyer == source.shipping_cost - cash[0].shipping_discount
+        assert order.total_amount == order_total(source)
+        assert order.total_amount == (
+            order.items_amount
+            - order.discount_amount
+            + order.shipping_paid_by_buyer
+            + order.tax_amount
+        )
         assert order.currency == "BRL"
         assert order.buyer_hash is None
         paid = any(step == "paid" for step, when in source.timeline if when <= now)
         assert order.buyer_city == (source.buyer.city if paid else None)
         assert order.buyer_state == (source.buyer.state if paid else None)
-        assert [(i.seller_sku, i.listing_id, i.quantity, i.unit_price) for i in order.items] == [
-            (line.sku, line.sku, line.quantity, line.unit_price) for line in source.lines
+        assert [(i.seller_sku, i.listing_id, i.quantity, i.line_amount) for i in order.items] == [
+            (line.sku, line.sku, line.quantity, c.item_price)
+            for line, c in zip(source.lines, cash, strict=True)
         ]
+        for item, line in zip(order.items, source.lines, strict=True):
+            if item.line_amount != line.unit_price * line.quantity:
+                uneven += 1  # a quantity price: the line is kept, the unit is rounded
+                assert item.unit_price == (item.line_amount / item.quantity).quantize(CENT)
+            else:
+                assert item.unit_price == line.unit_price
+        (shipment,) = order.shipments
+        assert shipment.shipment_id == order.order_id
+        assert shipment.logistic_mode is (
+            LogisticMode.MARKETPLACE if view.afn else LogisticMode.SELLER
+        )
+        assert (shipment.ship_by is None) == view.afn  # a ship-by is the seller's promise
+    assert uneven > 0
     # The clock sits an hour after the newest orders: every normalized status shows up.
     assert {OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.SHIPPED} <= set(statuses)
     assert statuses[OrderStatus.CANCELLED] > 0
@@ -926,7 +1017,7 @@ def test_recent_orders_wait_out_the_two_minute_margin(
     orders, _ = _drain_orders(client, *window)
     (order,) = [o for o in orders if o.order_id == sale_id]
     assert (order.status, order.raw_status) == (OrderStatus.PAID, "Unshipped")
-    assert order.total_amount == sale.lines[0].unit_price
+    assert order.total_amount == order_total(sale)
     assert (order.buyer_city, order.buyer_state) == ("São Paulo", "SP")
 
 

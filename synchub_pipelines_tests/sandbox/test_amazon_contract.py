@@ -6,7 +6,9 @@ would show the app owner); every request is built here from the documented API.
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +28,7 @@ from synchub_pipelines.sandbox.amazon import (
     REDIRECT_URI,
     initial_refresh_token,
 )
+from synchub_pipelines.sandbox.amazon_render import amazon_order_id
 from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 from synchub_pipelines.sandbox.world import Seller
 
@@ -33,12 +36,16 @@ ANCHOR = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
 SELLER = Seller("amazon", "A1SYNCHUBTEST01", "Casa e Moda BR")
 ORDERS = "/orders/v0/orders"
 ITEMS = f"/listings/2021-08-01/items/{SELLER.seller_id}"
+# Fast enough that a test's back-to-back requests on loopback never drain a bucket.
 UNTHROTTLED = {
-    name: 1000.0
+    name: 1_000_000.0
     for name in (
         "amazon.getOrders",
         "amazon.getOrder",
         "amazon.getOrderItems",
+        "amazon.getOrder2026",
+        "amazon.listFinancialEventsByOrderId",
+        "amazon.listFinancialEvents",
         "amazon.listings",
         "amazon.listings.get",
         "amazon.listings.patch",
@@ -601,3 +608,345 @@ def test_sandbox_sale_creates_an_unshipped_order_and_takes_stock(
     oversold = client.post("/_sandbox/sales", json={"sku": sku, "quantity": before + 1})
     assert oversold.status_code == 409
     assert _stock(client, auth, sku)[0] == before - 1
+
+
+# --- money on the order lines --------------------------------------------------------------
+
+
+def test_order_items_carry_taxes_discounts_and_quantity_prices(
+    client: httpx.Client, auth: dict[str, str]
+) -> None:
+    window = {"CreatedAfter": _iso(ANCHOR - timedelta(days=400)), "CreatedBefore": _iso(ANCHOR)}
+    orders = _orders(client, auth, **window).json()["payload"]["Orders"]
+    seen: set[str] = set()
+    for order in orders:
+        path = f"{ORDERS}/{order['AmazonOrderId']}/orderItems"
+        for item in client.get(path, headers=auth).json()["payload"]["OrderItems"]:
+            price, units = _amount(item["ItemPrice"]), item["QuantityOrdered"]
+            if price % units or (price / units) % Decimal("0.01"):
+                seen.add("a line total the units do not divide")
+            for name in ("ItemTax", "ShippingTax", "PromotionDiscount", "ShippingDiscount"):
+                if _amount(item[name]):
+                    seen.add(name)
+            if _amount(item["PromotionDiscount"]):
+                assert item["PromotionIds"]
+        seen.add(order["FulfillmentChannel"])
+    assert seen == {
+        "a line total the units do not divide",
+        "ItemTax",
+        "ShippingTax",
+        "PromotionDiscount",
+        "ShippingDiscount",
+        "AFN",
+        "MFN",
+    }
+    # Seller-fulfilled orders promise a ship date; Amazon-fulfilled ones do not.
+    for order in orders:
+        assert ("LatestShipDate" in order) == (order["FulfillmentChannel"] == "MFN")
+
+
+# --- Finances v0 and Orders 2026-01-01 -----------------------------------------------------
+
+FINANCES = "/finances/v0"
+CLOCK_AT = ANCHOR + timedelta(days=3)
+DEFERRAL = timedelta(days=7)
+
+
+@pytest.fixture(scope="module")
+def later() -> Iterator[RunningSandbox]:
+    """A sandbox three days after the World's newest orders: some sales released, the
+    recent ones still deferred."""
+    running = _start(UNTHROTTLED)
+    running.sandbox.clock.advance(CLOCK_AT.timestamp() - time.time())
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def later_client(later: RunningSandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=later.base_url("amazon"), timeout=10) as client:
+        client.headers["x-amz-access-token"] = _refresh(client)
+        yield client
+
+
+def _decimal_json(response: httpx.Response) -> Any:
+    return json.loads(response.content, parse_float=Decimal)
+
+
+def _first(order: Any, status: str) -> datetime | None:
+    return next((when for step, when in order.timeline if step == status), None)
+
+
+def _events_sum(items: list[dict[str, Any]], *lists: str) -> Decimal:
+    total = Decimal(0)
+    for item in items:
+        for name in lists:
+            for entry in item.get(name, []):
+                money = (
+                    entry.get("ChargeAmount")
+                    or entry.get("FeeAmount")
+                    or entry.get("PromotionAmount")
+                )
+                assert money["CurrencyCode"] == "BRL"
+                total += money["CurrencyAmount"]
+    return total
+
+
+def test_financial_events_by_order_are_released_after_delivery_and_add_up(
+    later: RunningSandbox, later_client: httpx.Client
+) -> None:
+    seen: set[str] = set()
+    for order in later.sandbox.world.orders_of(SELLER):
+        order_id = amazon_order_id(order.order_number)
+        response = later_client.get(f"{FINANCES}/orders/{order_id}/financialEvents")
+        assert response.status_code == 200
+        assert response.headers["x-amzn-RateLimit-Limit"] == "1000000.0"
+        events = _decimal_json(response)["payload"]["FinancialEvents"]
+        assert len(events) == 34 and all(isinstance(v, list) for v in events.values())
+        shipped, delivered = _first(order, "shipped"), _first(order, "delivered")
+        returned = _first(order, "returned")
+        released = delivered is not None and delivered + DEFERRAL <= CLOCK_AT
+        sales, refunds = events["ShipmentEventList"], events["RefundEventList"]
+        assert len(sales) == (1 if released else 0), order_id
+        assert len(refunds) == (1 if returned is not None and returned <= CLOCK_AT else 0)
+        if shipped is not None and not released:
+            seen.add("deferred")
+        if not sales and not refunds:
+            continue
+        header = later_client.get(f"{ORDERS}/{order_id}").json()["payload"]
+        paid = _amount(header["OrderTotal"])
+        items = later_client.get(f"{ORDERS}/{order_id}/orderItems").json()["payload"]
+        prices = {i["OrderItemId"]: _amount(i["ItemPrice"]) for i in items["OrderItems"]}
+        for sale in sales:
+            seen.add("released")
+            assert sale["AmazonOrderId"] == order_id
+            assert sale["PostedDate"] == _iso(shipped)  # posted at shipment
+            lines = sale["ShipmentItemList"]
+            # What the buyer paid is what Orders v0 says: charges less promotions.
+            assert _events_sum(lines, "ItemChargeList", "PromotionList") == paid
+            assert _events_sum(lines, "ItemFeeList") < 0  # fees are debits
+            principal = {
+                line["OrderItemId"]: c["ChargeAmount"]["CurrencyAmount"]
+                for line in lines
+                for c in line["ItemChargeList"]
+                if c["ChargeType"] == "Principal"
+            }
+            assert principal == prices
+            fee_types = {f["FeeType"] for line in lines for f in line["ItemFeeList"]}
+            seen |= fee_types
+        for refund in refunds:
+            seen.add("refund")
+            assert refund["PostedDate"] == _iso(returned)
+            lines = refund["ShipmentItemAdjustmentList"]
+            assert all("OrderAdjustmentItemId" in line for line in lines)
+            assert (
+                _events_sum(lines, "ItemChargeAdjustmentList", "PromotionAdjustmentList") == -paid
+            )
+            seen |= {f["FeeType"] for line in lines for f in line["ItemFeeAdjustmentList"]}
+    assert seen >= {
+        "deferred",
+        "released",
+        "refund",
+        "Commission",
+        "FixedClosingFee",
+        "FBAPerUnitFulfillmentFee",
+        "RefundCommission",
+    }
+
+
+def test_financial_events_by_order_error_envelope(later_client: httpx.Client) -> None:
+    bad = later_client.get(f"{FINANCES}/orders/BAD-ORDER/financialEvents")
+    assert bad.status_code == 400
+    assert bad.json() == {"errors": [{"code": "InvalidInput", "message": "Bad order ID provided."}]}
+    unknown = later_client.get(f"{FINANCES}/orders/701-0000000-0000001/financialEvents")
+    assert unknown.status_code == 200
+    assert not any(unknown.json()["payload"]["FinancialEvents"].values())
+    too_many = later_client.get(
+        f"{FINANCES}/orders/701-0000000-0000001/financialEvents",
+        params={"MaxResultsPerPage": 101},
+    )
+    assert too_many.status_code == 400
+
+
+def test_financial_events_by_date_page_in_posting_order(later_client: httpx.Client) -> None:
+    query = {
+        "PostedAfter": _iso(ANCHOR - timedelta(days=30)),
+        "PostedBefore": _iso(CLOCK_AT - timedelta(minutes=3)),
+        "MaxResultsPerPage": 7,
+    }
+    response = later_client.get(f"{FINANCES}/financialEvents", params=query)
+    payload = _decimal_json(response)["payload"]
+    posted: list[tuple[str, str, str]] = []
+    pages = 0
+    while True:
+        pages += 1
+        events = payload["FinancialEvents"]
+        page = [("sale", e["AmazonOrderId"], e["PostedDate"]) for e in events["ShipmentEventList"]]
+        page += [("refund", e["AmazonOrderId"], e["PostedDate"]) for e in events["RefundEventList"]]
+        assert len(page) <= 7
+        posted += page
+        if "NextToken" not in payload:
+            break
+        # The same arguments again, plus the token.
+        response = later_client.get(
+            f"{FINANCES}/financialEvents", params=query | {"NextToken": payload["NextToken"]}
+        )
+        assert response.status_code == 200, response.text
+        payload = _decimal_json(response)["payload"]
+    assert pages == -(-len(posted) // 7) and len(posted) > 20
+    assert len(set(posted)) == len(posted)
+    assert [p[2] for p in posted] == sorted(p[2] for p in posted)
+    assert all(query["PostedAfter"] <= p[2] < query["PostedBefore"] for p in posted)
+    # The same events one order at a time.
+    by_order = set()
+    for _, order_id, _ in posted:
+        events = later_client.get(f"{FINANCES}/orders/{order_id}/financialEvents").json()
+        lists = events["payload"]["FinancialEvents"]
+        by_order |= {("sale", order_id, e["PostedDate"]) for e in lists["ShipmentEventList"]}
+        by_order |= {("refund", order_id, e["PostedDate"]) for e in lists["RefundEventList"]}
+    assert by_order == set(posted)
+
+
+def test_financial_events_by_date_validate_their_window(later_client: httpx.Client) -> None:
+    path = f"{FINANCES}/financialEvents"
+    after = _iso(ANCHOR - timedelta(days=30))
+    cases = [
+        {},  # PostedAfter is required
+        {"PostedAfter": after, "PostedBefore": _iso(CLOCK_AT - timedelta(seconds=60))},
+        {"PostedAfter": _iso(CLOCK_AT - timedelta(seconds=30))},
+        {"PostedAfter": after, "PostedBefore": after},
+        {"PostedAfter": after, "MaxResultsPerPage": 0},
+    ]
+    for params in cases:
+        response = later_client.get(path, params=params)
+        assert response.status_code == 400, params
+        assert response.json()["errors"][0]["code"] == "InvalidInput"
+    wide = later_client.get(path, params={"PostedAfter": _iso(ANCHOR - timedelta(days=400))})
+    assert wide.status_code == 200
+    assert not any(wide.json()["payload"]["FinancialEvents"].values())  # over 180 days
+    first = later_client.get(path, params={"PostedAfter": after, "MaxResultsPerPage": 1}).json()
+    token = first["payload"]["NextToken"]
+    other = later_client.get(
+        path, params={"PostedAfter": _iso(ANCHOR), "MaxResultsPerPage": 1, "NextToken": token}
+    )
+    assert other.status_code == 400
+    forged = later_client.get(path, params={"NextToken": "not-a-token"})
+    assert forged.status_code == 400
+
+
+def test_get_order_2026_shows_packages_of_seller_shipped_orders(
+    later: RunningSandbox, later_client: httpx.Client
+) -> None:
+    seen: set[str] = set()
+    for order in later.sandbox.world.orders_of(SELLER):
+        order_id = amazon_order_id(order.order_number)
+        response = later_client.get(
+            f"/orders/2026-01-01/orders/{order_id}",
+            params={"includedData": "FULFILLMENT,PACKAGES"},
+        )
+        assert response.status_code == 200
+        body = response.json()["order"]
+        assert body["orderId"] == order_id
+        assert {"buyer", "recipient"}.isdisjoint(body)  # no Restricted Data Token
+        fulfillment = body["fulfillment"]
+        shipped = _first(order, "shipped")
+        if fulfillment["fulfilledBy"] == "AMAZON":
+            seen.add("AMAZON")
+            assert "packages" not in body and "shipByWindow" not in fulfillment
+            continue
+        if shipped is None or shipped - timedelta(hours=3) > CLOCK_AT:
+            assert "packages" not in body
+            continue
+        (package,) = body["packages"]
+        assert package["carrier"] and package["trackingNumber"]
+        assert package["packageItems"]
+        status = package["packageStatus"]["status"]
+        seen.add(status)
+        if status == "DELIVERED":
+            assert package["shipTime"] == _iso(shipped)
+            assert _first(order, "delivered") <= CLOCK_AT
+        assert body["lastUpdatedTime"] <= _iso(CLOCK_AT)
+    assert seen >= {"AMAZON", "DELIVERED", "IN_TRANSIT"}
+
+
+def test_get_order_2026_errors(later_client: httpx.Client) -> None:
+    path = "/orders/2026-01-01/orders"
+    assert later_client.get(f"{path}/701-0000000-0000001").status_code == 404
+    assert later_client.get(f"{path}/TEST_CASE_400").json() == {
+        "errors": [
+            {
+                "code": "InvalidInput",
+                "message": "Invalid Input",
+                "details": "Invalid orderId TEST_CASE_400.",
+            }
+        ]
+    }
+    order_id = amazon_order_id(next(iter(_world_orders())).order_number)
+    bogus = later_client.get(f"{path}/{order_id}", params={"includedData": "PACKAGES,BOGUS"})
+    assert bogus.status_code == 400
+    assert bogus.json()["errors"][0]["code"] == "InvalidInput"
+    bare = later_client.get(f"{path}/{order_id}")
+    assert bare.status_code == 200
+    assert {"packages", "fulfillment"}.isdisjoint(bare.json()["order"])
+
+
+def _world_orders() -> Iterator[Any]:
+    with mock.patch.object(server, "SIMULATOR_MODULES", ("amazon",)):
+        sandbox = Sandbox(SandboxConfig(seed=11, size="tiny", anchor=ANCHOR, sellers=[SELLER]))
+    return sandbox.world.orders_of(SELLER)
+
+
+def test_finance_quota_is_a_burst_of_30_at_half_a_request_a_second() -> None:
+    running = _start({})
+    try:
+        with httpx.Client(base_url=running.base_url("amazon"), timeout=10) as client:
+            auth = {"x-amz-access-token": _refresh(client)}
+            path = f"{FINANCES}/orders/701-0000000-0000001/financialEvents"
+            statuses = [client.get(path, headers=auth) for _ in range(31)]
+            assert [r.status_code for r in statuses] == [200] * 30 + [429]
+            assert statuses[0].headers["x-amzn-RateLimit-Limit"] == "0.5"
+            assert statuses[-1].json()["errors"][0]["code"] == "QuotaExceeded"
+            assert int(statuses[-1].headers["Retry-After"]) >= 1
+            # listFinancialEvents and getOrder (2026-01-01) have buckets of their own.
+            by_date = client.get(
+                f"{FINANCES}/financialEvents",
+                params={"PostedAfter": "2025-02-01T00:00:00Z"},
+                headers=auth,
+            )
+            assert by_date.status_code == 200
+            assert by_date.headers["x-amzn-RateLimit-Limit"] == "0.5"
+    finally:
+        running.stop()
+
+
+# --- Listings issues ---------------------------------------------------------------------
+
+
+def test_some_listings_are_suppressed_with_issues(
+    client: httpx.Client, auth: dict[str, str]
+) -> None:
+    params: dict[str, Any] = {
+        "marketplaceIds": MARKETPLACE_ID,
+        "pageSize": 20,
+        "includedData": "summaries,issues",
+    }
+    items: list[dict[str, Any]] = []
+    body = client.get(ITEMS, params=params, headers=auth).json()
+    items += body["items"]
+    while "nextToken" in body.get("pagination", {}):
+        token = body["pagination"]["nextToken"]
+        body = client.get(ITEMS, params=params | {"pageToken": token}, headers=auth).json()
+        items += body["items"]
+    actions: Counter[str] = Counter()
+    for item in items:
+        (summary,) = item["summaries"]
+        for issue in item["issues"]:
+            assert issue["severity"] in ("ERROR", "WARNING")
+            assert issue["marketplaceIds"] == [MARKETPLACE_ID]
+            for action in issue.get("enforcements", {}).get("actions", []):
+                actions[action["action"]] += 1
+                # Suppressed listings are not discoverable.
+                assert "DISCOVERABLE" not in summary["status"]
+    assert actions["LISTING_SUPPRESSED"] > 0 and actions["SEARCH_SUPPRESSED"] > 0
+    without = client.get(ITEMS, params=params | {"includedData": "summaries"}, headers=auth)
+    assert all("issues" not in item for item in without.json()["items"])
