@@ -52,6 +52,20 @@ def _no_leftover_defs_state_storage() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _no_leftover_budget_store() -> Iterator[None]:
+    """A test's shared API budgets and breakers (in its throwaway warehouse, or in this
+    process) end with it."""
+    from synchub_pipelines.marketplaces.breaker import use_breaker_store
+    from synchub_pipelines.marketplaces.ratelimit import use_budget_store
+    from synchub_pipelines.warehouse import budgets
+
+    yield
+    use_budget_store(None)
+    use_breaker_store(None)
+    budgets._installed.clear()
+
+
 def _postgres_available() -> str | None:
     try:
         with psycopg.connect(ADMIN_URL, connect_timeout=3):

@@ -8,13 +8,15 @@ the UI or stored in run configuration. The marketplace APIs' resources are in
 import threading
 
 import dagster as dg
+import sqlalchemy as sa
 from pydantic import Field
 from sqlalchemy.engine import Engine
 
 from synchub_pipelines import settings
 from synchub_pipelines.marketplaces.tokens import TokenStore
+from synchub_pipelines.warehouse.budgets import share_budgets
 from synchub_pipelines.warehouse.credentials import SqlTokenStore
-from synchub_pipelines.warehouse.engine import engine_for, redacted
+from synchub_pipelines.warehouse.engine import describe_database_error, engine_for, redacted
 from synchub_pipelines.warehouse.migrate import migrate
 
 _migrated: set[str] = set()
@@ -37,8 +39,14 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         engine = engine_for(self.url)
         with _migrate_lock:
             if self.url not in _migrated:
-                migrate(engine)
+                try:
+                    migrate(engine)
+                except sa.exc.DBAPIError as exc:
+                    # Name the database (host and port, or the file), never its password.
+                    raise dg.Failure(describe_database_error(exc, self.url)) from None
                 _migrated.add(self.url)
+        # Every API call of this process now draws from the deployment's shared budgets.
+        share_budgets(engine)
         return engine
 
     def fernet_key(self) -> bytes:

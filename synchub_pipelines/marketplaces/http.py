@@ -7,6 +7,8 @@
 - Requests are rebuilt on every attempt, so signatures and timestamps stay fresh.
 - Logs and exceptions show the method and path only: query strings (Shopee's
   access_token), headers and bodies never leave this module.
+- A circuit breaker per marketplace and endpoint family (`breaker.py`) fails calls fast
+  while the API is down, instead of every step and run retrying it.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from synchub_pipelines.marketplaces.breaker import breaker_for
 from synchub_pipelines.marketplaces.errors import (
     AuthError,
     InvalidRequestError,
@@ -157,6 +160,8 @@ class ApiHttp:
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _send_once(self, operation: str, request: httpx.Request) -> httpx.Response:
+        breaker = breaker_for(self.marketplace, operation)
+        breaker.before_call(operation)
         if self.limiter is not None:
             self.throttled_seconds += self.limiter.acquire()
         started = time.perf_counter()
@@ -165,13 +170,21 @@ class ApiHttp:
         try:
             response = self._client.send(request)
         except httpx.TimeoutException as exc:
-            raise TransientError(
-                self.marketplace, operation, f"timed out ({type(exc).__name__})"
-            ) from None
+            timed_out = TransientError(
+                self.marketplace,
+                operation,
+                f"timed out ({type(exc).__name__}) reaching {request.url.host}",
+            )
+            breaker.on_failure(timed_out)
+            raise timed_out from None
         except httpx.TransportError as exc:
-            raise TransientError(
-                self.marketplace, operation, f"network error ({type(exc).__name__})"
-            ) from None
+            dropped = TransientError(
+                self.marketplace,
+                operation,
+                f"network error ({type(exc).__name__}) reaching {request.url.host}",
+            )
+            breaker.on_failure(dropped)
+            raise dropped from None
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.debug(
             "%s %s %s → %s in %.0f ms",
@@ -182,6 +195,10 @@ class ApiHttp:
             elapsed_ms,
         )
         error = self._classify(response, operation)
+        if isinstance(error, TransientError):
+            breaker.on_failure(error)
+        else:
+            breaker.on_success()  # it answered: a 4xx or a 429 is an API that is up
         if error is not None:
             self.stats[f"errors.{type(error).__name__}"] += 1
             if isinstance(error, RateLimitedError) and self.limiter is not None:

@@ -1,9 +1,24 @@
-"""A blocking token bucket shared by every call of a process to one API (per quota key)."""
+"""Token buckets per API quota scope: shared by a process, or by a whole deployment.
+
+A marketplace's limit is per application (Mercado Livre), per shop (Shopee, TikTok), per
+seller and operation (Amazon) or per account (Bling) — whoever calls. An orders backfill
+spreads over one process per core and several runs may hit one marketplace at once, so a
+bucket kept in one process lets N processes spend N times the budget. When a
+`BudgetStore` is installed (`use_budget_store`; the warehouse installs one backed by its
+own database), every limiter handed out is that store's bucket: each call reserves its
+token in one atomic statement and sleeps for its turn, so every thread, process and run of
+the deployment shares the budget, and a 429 slows the scope for all of them. Without a
+store (tests, one-off scripts), the bucket lives in the process, as before.
+"""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from typing import Protocol
+
+log = logging.getLogger("synchub.ratelimit")
 
 
 class RateLimiter:
@@ -39,14 +54,78 @@ class RateLimiter:
             self._tokens = min(self._tokens, -seconds * self.rate)
 
 
+class BudgetStore(Protocol):
+    """Where deployment-wide buckets live (a table in the warehouse's database)."""
+
+    def reserve(self, scope: str, rate: float, burst: float, now: float) -> float:
+        """Take one token of `scope` at wall-clock `now` (seconds since the epoch), going
+        into debt if none is left; returns the tokens left after taking (negative: the
+        caller waits -left / rate seconds for its turn)."""
+        ...
+
+    def penalize(self, scope: str, rate: float, burst: float, seconds: float, now: float) -> None:
+        """Empty the bucket so that nobody calls for `seconds`."""
+        ...
+
+
+class SharedBudget(RateLimiter):
+    """A bucket every process of the deployment draws from (see the module docstring)."""
+
+    def __init__(self, scope: str, rate: float, burst: float | None, store: BudgetStore) -> None:
+        super().__init__(rate, burst)
+        self.scope = scope
+        self._store = store
+
+    def acquire(self) -> float:
+        try:
+            left = self._store.reserve(self.scope, self.rate, self.burst, time.time())
+        except Exception as exc:
+            # The shared budget is unreachable: pace this process alone until it is back.
+            log.warning(
+                "shared budget %s unavailable (%s); pacing locally", self.scope, type(exc).__name__
+            )
+            return super().acquire()
+        pause = max(0.0, -left / self.rate)
+        if pause:
+            time.sleep(pause)
+        return pause
+
+    def penalize(self, seconds: float) -> None:
+        super().penalize(seconds)
+        try:
+            self._store.penalize(self.scope, self.rate, self.burst, seconds, time.time())
+        except Exception as exc:
+            log.warning("shared budget %s unavailable (%s)", self.scope, type(exc).__name__)
+
+
 _limiters: dict[str, RateLimiter] = {}
 _guard = threading.Lock()
+_store: BudgetStore | None = None
+
+
+def use_budget_store(store: BudgetStore | None) -> None:
+    """Share every quota through `store` from now on (None: back to per-process buckets)."""
+    global _store
+    with _guard:
+        if store is not _store:
+            _store = store
+            _limiters.clear()
 
 
 def shared_limiter(key: str, rate: float, burst: float | None = None) -> RateLimiter:
-    """The process-wide limiter for a quota (e.g. 'mercadolivre:<app id>')."""
+    """The limiter for a quota scope (e.g. 'mercadolivre:<app id>'): the deployment's when a
+    budget store is installed, else the process's."""
     with _guard:
         limiter = _limiters.get(key)
-        if limiter is None or limiter.rate != rate:
-            limiter = _limiters[key] = RateLimiter(rate, burst)
+        if (
+            limiter is None
+            or limiter.rate != rate
+            or (burst is not None and limiter.burst != max(1.0, burst))
+        ):
+            limiter = (
+                SharedBudget(key, rate, burst, _store)
+                if _store is not None
+                else RateLimiter(rate, burst)
+            )
+            _limiters[key] = limiter
         return limiter

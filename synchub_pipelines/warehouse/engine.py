@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
@@ -48,3 +50,52 @@ def is_postgres(engine: Engine) -> bool:
 def redacted(url: str | URL) -> str:
     """The URL with its password hidden, for logs and metadata."""
     return normalize_url(url).render_as_string(hide_password=True)
+
+
+# Errors name the database they were about, never its password (drivers and SQLAlchemy do
+# neither reliably on their own).
+_URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/\s:@]*:)[^@\s/]+@")
+
+
+def warehouse_target(url: str) -> str:
+    """What a warehouse URL points at, in words an operator can check: no password."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if not path or path == ":memory:":
+            return "in-memory SQLite database"
+        return f"SQLite file {Path(path).expanduser().absolute()}"
+    host = parsed.host or "the local socket"
+    where = f"{host}:{parsed.port or 5432}"
+    return f"PostgreSQL at {where}, database {parsed.database!r}, user {parsed.username!r}"
+
+
+def describe_database_error(exc: sa.exc.DBAPIError, url: str) -> str:
+    """One line naming the database an error was about and what its driver said.
+
+    SQLAlchemy's own text carries the SQL and its parameters (not for a terminal) and the
+    drivers do not always say where they were going (sqlite3: "unable to open database
+    file"; psycopg, for a name it cannot resolve, the host without the port).
+    """
+    driver = exc.orig if exc.orig is not None else exc
+    said = " ".join(str(driver).split()) or type(driver).__name__
+    try:
+        target = warehouse_target(url)
+    except Exception:
+        target = "at SYNCHUB_WAREHOUSE_URL"
+    hint = ""
+    if target.startswith("SQLite file") and "unable to open" in said:
+        hint = " (does its folder exist, and may this user write there?)"
+    return scrub(f"warehouse {target}: {said}{hint}", url)
+
+
+def scrub(text: str, url: str) -> str:
+    """The text without the URL's password, however it got there."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    match = _URL_PASSWORD.search(url)
+    if match:
+        password = url[match.end(1) : match.end() - 1]
+        # A very short password would mask ordinary letters: the shape rule covers it.
+        if len(password) >= 4:
+            text = text.replace(password, "***")
+    return text
