@@ -1,5 +1,9 @@
 """Per-marketplace backfill benchmark: orders/s, and how much of each API's rate budget it used.
 
+Two phases per store, each timed and charged to the budget on its own: the orders backfill
+(order pages, plus the batched calls that ride along), then the first facts refresh — the
+extra calls that read every order's fees, settlement and shipments (`get_order_facts`).
+
 The sandbox runs in its own process with each API's quota as published (Amazon's and
 Bling's are documented; Mercado Livre, Shopee and TikTok publish none, so the sandbox's
 quota stands in for the one an app is granted, and the client is configured to it, as an
@@ -13,7 +17,7 @@ rate is also printed as a share of the quota's sustained rate: a longer backfill
 (`--size large --days 120`) shows where a client settles.
 
 Usage: python benchmarks/marketplaces.py [--days 30] [--size demo|large]
-                                         [--only mercadolivre,tiktok,shopee]
+                                         [--only mercadolivre,tiktok,shopee] [--no-facts]
 """
 
 from __future__ import annotations
@@ -36,7 +40,13 @@ QUOTAS: dict[str, dict[str, tuple[float, float]]] = {
     "tiktok": {"tiktok": (50.0, 100.0)},
     "shopee": {"shopee": (50.0, 100.0)},
     # Amazon's published per-operation buckets (the sandbox defaults to the same numbers).
-    "amazon": {"amazon.getOrders": (0.0167, 20.0), "amazon.getOrderItems": (0.5, 30.0)},
+    "amazon": {
+        "amazon.getOrders": (0.0167, 20.0),
+        "amazon.getOrderItems": (0.5, 30.0),
+        "amazon.getOrder2026": (0.5, 30.0),
+        "amazon.listFinancialEventsByOrderId": (0.5, 30.0),
+        "amazon.listFinancialEvents": (0.5, 30.0),
+    },
     "bling": {"bling": (3.0, 3.0)},
 }
 CLIENT_PACE = {
@@ -74,12 +84,53 @@ def report_bling_pull(tokens: object, warehouse: object) -> None:
     )
 
 
+def budget_lines(http: object, quotas: dict[str, tuple[float, float]], seconds: float,
+                 before: dict[str, int]) -> str:  # fmt: skip
+    """Each quota's share used by the calls made since `before` (a copy of the stats)."""
+    stats = http.stats  # type: ignore[attr-defined]
+    used = []
+    for quota, (rate, burst) in quotas.items():
+        operation = quota.split(".", 1)[1] if "." in quota else None
+        key = f"calls.{operation}" if operation else "requests"
+        calls = stats.get(key, 0) - before.get(key, 0)
+        if operation and not calls:
+            continue
+        used.append(
+            f"{quota} {budget_used(calls, rate, burst, seconds):.0%}"
+            f" (sustained {calls / seconds / rate:.0%} of {rate:g}/s)"
+        )
+    return ", ".join(used)
+
+
+def refresh_facts(client: object, engine: object, store: object) -> tuple[int, float]:
+    """Every landed order's facts once, the way the first `order_facts` run reads them."""
+    from synchub_pipelines.defs.marketplaces import settlement_days
+    from synchub_pipelines.defs.orders.facts import FACTS_PER_CALL
+    from synchub_pipelines.defs.orders.refresh import orders_to_refresh
+    from synchub_pipelines.marketplaces.base import chunked
+    from synchub_pipelines.warehouse.order_facts import write_order_facts
+
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    refs = orders_to_refresh(
+        engine, store.store_id, now, settlement_days(store.marketplace),  # type: ignore[arg-type, attr-defined]
+        timedelta(hours=6), limit=10_000_000,
+    )  # fmt: skip
+    read = 0
+    for chunk in chunked(refs, FACTS_PER_CALL):
+        page = client.get_order_facts(chunk)  # type: ignore[attr-defined]
+        write_order_facts(engine, page.records, datetime.now(UTC))  # type: ignore[arg-type]
+        read += len(page.records)
+    return read, time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--size", default="demo", choices=["tiny", "demo", "large"])
     parser.add_argument("--only", default="mercadolivre,tiktok,shopee,amazon")
     parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--no-facts", action="store_true", help="skip the facts refresh phase")
     args = parser.parse_args()
     wanted = args.only.split(",")
     os.environ.setdefault("SYNCHUB_SECRET_KEY", Fernet.generate_key().decode())
@@ -102,7 +153,7 @@ def main() -> int:
     ):
         configure_sandbox_env(api)
         for marketplace in wanted:
-            rate, burst = next(iter(QUOTAS[marketplace].values()))
+            rate, _ = next(iter(QUOTAS[marketplace].values()))
             if marketplace in CLIENT_PACE:
                 os.environ[CLIENT_PACE[marketplace]] = str(rate)
         os.environ["SYNCHUB_AMAZON_RATE_SCALE"] = "1"
@@ -140,22 +191,29 @@ def main() -> int:
                 client.close()
             seconds = time.perf_counter() - started
             http = client.http  # type: ignore[attr-defined]
-            used = []
-            for quota, (rate, burst) in QUOTAS[store.marketplace.value].items():
-                operation = quota.split(".", 1)[1] if "." in quota else None
-                calls = (
-                    http.stats.get(f"calls.{operation}", 0)
-                    if operation
-                    else http.stats.get("requests", 0)
-                )
-                used.append(
-                    f"{quota} {budget_used(calls, rate, burst, seconds):.0%}"
-                    f" (sustained {calls / seconds / rate:.0%} of {rate:g}/s)"
-                )
+            quotas = QUOTAS[store.marketplace.value]
             print(
                 f"{store.marketplace.value:<13}{stats.orders:>8}{seconds:>9.1f}"
                 f"{stats.orders / seconds:>10,.0f}{http.stats.get('requests', 0):>10}"
-                f"{http.stats.get('errors.RateLimitedError', 0):>6}{failed:>8}  {', '.join(used)}"
+                f"{http.stats.get('errors.RateLimitedError', 0):>6}{failed:>8}  "
+                f"{budget_lines(http, quotas, seconds, {})}"
+            )
+            if args.no_facts:
+                continue
+            client = apis.client_for(store, warehouse)
+            http = client.http  # type: ignore[attr-defined]
+            try:
+                read, seconds = refresh_facts(client, engine, store)
+            except MarketplaceError as exc:
+                print(f"{store.marketplace.value} facts: failed for good: {exc}")
+                continue
+            finally:
+                client.close()
+            print(
+                f"{'  + facts':<13}{read:>8}{seconds:>9.1f}{read / seconds:>10,.0f}"
+                f"{http.stats.get('requests', 0):>10}"
+                f"{http.stats.get('errors.RateLimitedError', 0):>6}{0:>8}  "
+                f"{budget_lines(http, quotas, seconds, {})}"
             )
     return 0
 

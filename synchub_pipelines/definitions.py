@@ -7,17 +7,18 @@ import os
 import dagster as dg
 
 from synchub_pipelines import settings
+from synchub_pipelines.defs.alerts import definitions as alerts
+from synchub_pipelines.defs.alerts.destinations import AlertsResource
 from synchub_pipelines.defs.catalog.assets import central_products, central_stock
 from synchub_pipelines.defs.catalog.source import CatalogResource, source_from_env
 from synchub_pipelines.defs.checks import checks
 from synchub_pipelines.defs.events import definitions as events
-from synchub_pipelines.defs.listings.assets import listing_links, listings
+from synchub_pipelines.defs.listings import definitions as listings
 from synchub_pipelines.defs.marketplaces import BlingResource, MarketplacesResource
 from synchub_pipelines.defs.normalization import definitions as normalization
-from synchub_pipelines.defs.orders.assets import orders
+from synchub_pipelines.defs.orders import definitions as orders
 from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.defs.stock import definitions as stock
-from synchub_pipelines.defs.stock.assets import stock_snapshots
 from synchub_pipelines.defs.stores.assets import store_partitions_sensor, stores
 
 DEMO_CATALOG = settings.PROJECT_ROOT / "synchub_pipelines" / "demo" / "catalog.csv"
@@ -27,15 +28,13 @@ catalog_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("catalog", "stores"),
     description="Refresh the central catalog and the store list.",
 )
-listings_job = dg.define_asset_job(
-    "listings_job",
-    selection=dg.AssetSelection.assets(listings, stock_snapshots),
-    description="Listings and a stock snapshot of one store.",
-)
 
 
 def resources() -> dict[str, object]:
-    env = os.environ.get
+    def env(name: str, default: str = "") -> str:
+        # An empty value (a bare `NAME=` line in a .env) means the default.
+        return os.environ.get(name, "").strip() or default
+
     return {
         "warehouse": WarehouseResource(
             url=settings.warehouse_url(),
@@ -48,26 +47,32 @@ def resources() -> dict[str, object]:
             bling=BlingResource.from_environment(),
         ),
         "marketplaces": MarketplacesResource.from_environment(),
+        "alerts": AlertsResource(
+            webhook_url=env("SYNCHUB_ALERT_WEBHOOK_URL", ""),
+            slack_token=dg.EnvVar("SYNCHUB_SLACK_TOKEN") if env("SYNCHUB_SLACK_TOKEN") else "",
+            slack_channel=env("SYNCHUB_SLACK_CHANNEL", ""),
+            min_severity=env("SYNCHUB_ALERT_MIN_SEVERITY", "warn"),
+        ),
     }
 
 
 def core_defs() -> dg.Definitions:
     return dg.Definitions(
-        assets=[
-            central_products,
-            central_stock,
-            stores,
-            listings,
-            listing_links,
-            orders,
-            stock_snapshots,
-        ],
+        assets=[central_products, central_stock, stores],
         asset_checks=checks,
-        jobs=[catalog_job, listings_job],
+        jobs=[catalog_job],
         sensors=[store_partitions_sensor],
         resources=resources(),
     )
 
 
 # Each domain folder contributes its own Definitions; the resources come from core_defs().
-defs = dg.Definitions.merge(core_defs(), events.defs, normalization.defs, stock.defs)
+defs = dg.Definitions.merge(
+    core_defs(),
+    listings.defs,
+    orders.defs,
+    events.defs,
+    normalization.defs,
+    stock.defs,
+    alerts.defs,
+)

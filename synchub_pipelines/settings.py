@@ -37,3 +37,28 @@ def secret_key() -> bytes:
         path.touch(mode=0o600)
         path.write_bytes(Fernet.generate_key())
     return path.read_bytes().strip()
+
+
+DEFAULT_ORDERS_START_DATE = "2025-01-01"
+ORDERS_START_FILE = "orders_start_date"
+
+
+def orders_start_date() -> str:
+    """The first business date of the order partitions: SYNCHUB_ORDERS_START_DATE, else the
+    date recorded in the data folder by whoever first knew where the data starts (the demo
+    records its world's first day), else 2025-01-01. Partitions before a store's first sale
+    would only ever show as "missing"."""
+    configured = os.environ.get("SYNCHUB_ORDERS_START_DATE", "").strip()
+    if configured:
+        return configured
+    recorded = data_dir() / ORDERS_START_FILE
+    if recorded.exists():
+        text = recorded.read_text().strip()
+        if text:
+            return text
+    return DEFAULT_ORDERS_START_DATE
+
+
+def record_orders_start_date(first_day: str) -> None:
+    """Remember where this deployment's order data starts (see `orders_start_date`)."""
+    (data_dir() / ORDERS_START_FILE).write_text(first_day + "\n")

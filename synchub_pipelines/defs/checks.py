@@ -5,12 +5,57 @@ from __future__ import annotations
 import dagster as dg
 
 from synchub_pipelines.defs.quality import no_rows_check, unique_key_check
+from synchub_pipelines.warehouse.schema import KEYS
+
+# The asset that writes each keyed table: its unique-key check hangs on that asset.
+TABLE_ASSET: dict[str, str] = {
+    "stores": "stores",
+    "categories": "internal_categories",
+    "central_products": "central_products",
+    "product_components": "central_products",
+    "central_stock": "central_stock",
+    "listings": "listings",
+    "listing_links": "listing_links",
+    "orders": "orders",
+    "order_items": "order_items",
+    "order_status_history": "orders",
+    "order_fees": "order_fees",
+    "shipments": "shipments",
+    "questions": "questions",
+    "stock_snapshots": "stock_snapshots",
+    "allocatable_stock": "allocatable_stock",
+    "allocatable_stock_history": "allocatable_stock",
+    "stock_push_plan": "stock_push_plan",
+    "stock_listing_state": "stock_pushes",
+    "stock_pushes": "stock_pushes",
+    "marketplace_categories": "marketplace_categories",
+    "marketplace_required_attributes": "marketplace_required_attributes",
+    "category_mappings": "category_mappings",
+    "bling_category_links": "bling_category_sync",
+    "category_sync_log": "bling_category_sync",
+    "product_attributes_normalized": "product_attributes_normalized",
+    "product_marketplace_attributes": "listing_readiness",
+    "listing_readiness": "listing_readiness",
+    "reconciliation_runs": "order_reconciliation",
+    "reconciliation_repairs": "order_reconciliation",
+}
+# Keyed tables no asset owns: the pipeline's own bookkeeping, written by sensors, the
+# receiver and the refresh (their keys are primary keys all the same).
+BOOKKEEPING_TABLES = frozenset(
+    {
+        "store_credentials",
+        "webhook_events",
+        "ingest_errors",
+        "order_poll_cursors",
+        "order_fact_reads",
+        "alerts",
+        "api_budgets",
+        "circuit_breakers",
+    }
+)
 
 checks: list[dg.AssetChecksDefinition] = [
-    unique_key_check("central_products", "central_products", ("sku",)),
-    unique_key_check("listings", "listings", ("store_id", "listing_id", "variation_id")),
-    unique_key_check("orders", "orders", ("store_id", "order_id")),
-    unique_key_check("order_items", "order_items", ("store_id", "order_id", "line_no")),
+    *(unique_key_check(TABLE_ASSET[table], table, KEYS[table]) for table in sorted(TABLE_ASSET)),
     no_rows_check(
         "central_products",
         "kit_components_known",

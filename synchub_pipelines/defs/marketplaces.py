@@ -20,7 +20,8 @@ from synchub_pipelines.models import Marketplace, Store
 
 
 def _setting(name: str, default: str = "") -> str:
-    return os.environ.get(name, default).strip()
+    """The variable's value; an empty one (a bare `NAME=` line in a .env) means the default."""
+    return os.environ.get(name, "").strip() or default
 
 
 def _secret(name: str, resolve: bool) -> Any:
@@ -251,14 +252,15 @@ class MarketplacesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             self._apps[marketplace.value] = resource.app()
         return self._apps[marketplace.value]
 
+    def is_configured(self, marketplace: Marketplace | str) -> bool:
+        """Whether the marketplace's application credentials are set (else its stores'
+        scheduled work is skipped, with the reason, instead of failing every tick)."""
+        resource = getattr(self, Marketplace(marketplace).value, None)
+        return bool(resource is not None and resource.configured)
+
     def client_parts(self, store: Store) -> tuple[type[StoreClient], Any]:
         """The client class and app for a store: plain, picklable parts (worker processes)."""
-        classes: dict[Marketplace, type[StoreClient]] = {
-            Marketplace.MERCADOLIVRE: mercadolivre.MercadoLivreClient,
-            Marketplace.TIKTOK: tiktok.TikTokClient,
-            Marketplace.AMAZON: amazon.AmazonClient,
-            Marketplace.SHOPEE: shopee.ShopeeClient,
-        }
+        classes = CLIENT_CLASSES
         if store.marketplace not in classes:
             raise dg.Failure(
                 f"store {store.store_id}: marketplace {store.marketplace.value} has no client here"
@@ -268,6 +270,20 @@ class MarketplacesResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def client_for(self, store: Store, warehouse: WarehouseResource) -> StoreClient:
         client_class, app = self.client_parts(store)
         return client_class(app, store, warehouse.token_store(), warehouse.buyer_salt)  # type: ignore[call-arg]
+
+
+CLIENT_CLASSES: dict[Marketplace, type[StoreClient]] = {
+    Marketplace.MERCADOLIVRE: mercadolivre.MercadoLivreClient,
+    Marketplace.TIKTOK: tiktok.TikTokClient,
+    Marketplace.AMAZON: amazon.AmazonClient,
+    Marketplace.SHOPEE: shopee.ShopeeClient,
+}
+
+
+def settlement_days(marketplace: Marketplace | str) -> int:
+    """How long after a sale the marketplace's money may still change (its client says)."""
+    client_class = CLIENT_CLASSES.get(Marketplace(marketplace))
+    return int(getattr(client_class, "settlement_days", 30))
 
 
 class BlingResource(dg.ConfigurableResource):  # type: ignore[type-arg]

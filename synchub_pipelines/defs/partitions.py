@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
+from synchub_pipelines import settings
 from synchub_pipelines.models import DEFAULT_TIMEZONE
 
 STORES = "stores"
@@ -15,7 +14,7 @@ store_partitions = dg.DynamicPartitionsDefinition(name=STORES)
 # Business dates in the merchants' time zone; today's partition is open (end_offset=1) so
 # the incremental sync can land today's orders in it.
 order_date_partitions = dg.DailyPartitionsDefinition(
-    start_date=os.environ.get("SYNCHUB_ORDERS_START_DATE", "2025-01-01"),
+    start_date=settings.orders_start_date(),
     timezone=DEFAULT_TIMEZONE,
     end_offset=1,
 )

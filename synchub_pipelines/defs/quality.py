@@ -1,9 +1,25 @@
 """Data-quality checks written as "this query finds no offending row"."""
 
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
 import dagster as dg
 import sqlalchemy as sa
 
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.warehouse.schema import UtcTimestamp
+
+Params = Callable[[], Mapping[str, Any]]
+
+
+def _bound(sql: str, params: Mapping[str, Any]) -> sa.TextClause:
+    """The query with its instants typed, so SQLite compares them in its stored format."""
+    text = sa.text(sql)
+    typed = [
+        sa.bindparam(k, type_=UtcTimestamp) for k, v in params.items() if isinstance(v, datetime)
+    ]
+    return text.bindparams(*typed) if typed else text
 
 
 def no_rows_check(
@@ -13,17 +29,34 @@ def no_rows_check(
     description: str,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
     blocking: bool = False,
+    params: Params | None = None,
+    partitions_def: dg.PartitionsDefinition | None = None,
 ) -> dg.AssetChecksDefinition:
-    """A check that passes when `offending_sql` returns no row; shows a sample when it fails."""
+    """A check that passes when `offending_sql` returns no row; shows a sample when it fails.
+    `params` gives the query's bound values at check time (e.g. a cut-off instant). A check
+    partitioned by store checks the partition's store only: the query reads `:store_id`."""
 
-    @dg.asset_check(asset=asset, name=name, description=description, blocking=blocking)
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset=asset,
+        name=name,
+        description=description,
+        blocking=blocking,
+        partitions_def=partitions_def,
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
+        values = dict(params()) if params else {}
+        if partitions_def is not None:
+            values["store_id"] = context.partition_key
         with warehouse.engine().connect() as conn:
             count = conn.execute(
-                sa.text(f"SELECT COUNT(*) FROM ({offending_sql}) offending")
+                _bound(f"SELECT COUNT(*) FROM ({offending_sql}) offending", values), values
             ).scalar_one()
             sample = (
-                conn.execute(sa.text(f"{offending_sql} LIMIT 10")).mappings().all() if count else []
+                conn.execute(_bound(f"{offending_sql} LIMIT 10", values), values).mappings().all()
+                if count
+                else []
             )
         return dg.AssetCheckResult(
             passed=count == 0,

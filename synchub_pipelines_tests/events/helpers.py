@@ -23,7 +23,8 @@ def ml_order_event(store_id: str, order_id: str, topic: str = "orders_v2") -> Ev
     """An accepted Mercado Livre notification, shaped as the receiver stores it."""
     user_id = store_id.removeprefix("mercadolivre-")
     event_id = uuid.uuid4().hex
-    resource = f"/orders/{order_id}" if topic.startswith("orders") else f"/items/{order_id}"
+    kind = "orders" if topic.startswith("orders") else topic
+    resource = f"/{kind}/{order_id}"
     body = {"_id": event_id, "resource": resource, "user_id": int(user_id), "topic": topic}
     return EventRow(
         Notification(

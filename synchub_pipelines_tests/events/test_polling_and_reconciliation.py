@@ -20,6 +20,7 @@ from synchub_pipelines.defs.events.polling import (
 )
 from synchub_pipelines.defs.events.reconciliation import CHECK_NAME, order_reconciliation
 from synchub_pipelines.defs.events.sensor import webhook_events_sensor
+from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.partitions import STORES
 from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.demo.sandbox_accounts import configure_sandbox_env, connect_sellers
@@ -81,11 +82,23 @@ def test_polling_picks_up_an_order_updated_after_the_last_poll(  # type: ignore[
         # The schedule asks for one run per Shopee store, none for the others.
         with dg.build_schedule_context(
             instance=instance,
-            resources={"warehouse": WarehouseResource(url=pg_url)},
+            resources=resources,
             scheduled_execution_time=datetime(2026, 11, 1, 12, 5, tzinfo=UTC),
         ) as context:
             requests = order_polling_schedule(context)
         assert [r.tags["synchub/store"] for r in requests] == [shop.store_id]  # type: ignore[union-attr]
+        # A marketplace without credentials here is skipped with the reason, not run.
+        saved = os.environ.pop("SYNCHUB_SHOPEE_PARTNER_KEY")
+        try:
+            with dg.build_schedule_context(
+                instance=instance,
+                resources={**resources, "marketplaces": MarketplacesResource.from_environment()},
+            ) as context:
+                skipped = order_polling_schedule(context)
+        finally:
+            os.environ["SYNCHUB_SHOPEE_PARTNER_KEY"] = saved
+        assert isinstance(skipped, dg.SkipReason)
+        assert "shopee not configured here" in (skipped.skip_message or "")
 
         _poll(instance, resources, shop.store_id)
         first_cursor = load_cursor(engine, shop.store_id)

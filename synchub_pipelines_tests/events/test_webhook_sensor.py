@@ -159,8 +159,8 @@ def test_failing_fetch_backs_off_then_fails_with_reason(sandbox, pg_url, tmp_pat
 
 
 def test_listing_and_other_topics(sandbox, warehouse_url, tmp_path):  # type: ignore[no-untyped-def]
-    """An `items` notice refreshes that listing; a topic naming neither is settled without
-    a fetch. On SQLite too: the demo's warehouse."""
+    """An `items` notice refreshes that listing; a topic naming nothing the warehouse keeps
+    (a payment) is settled without a fetch. On SQLite too: the demo's warehouse."""
     harness = Harness(sandbox, warehouse_url, tmp_path)
     store_id = harness.connect_all()[0]
     seller = next(s for s in sandbox.sandbox.world.sellers if s.store_id == store_id)
@@ -170,7 +170,7 @@ def test_listing_and_other_topics(sandbox, warehouse_url, tmp_path):  # type: ig
         harness.engine,
         [
             ml_order_event(store_id, item_id, topic="items"),
-            ml_order_event(store_id, "7", "questions"),
+            ml_order_event(store_id, "7", "payments"),
         ],
     )
     with dg.instance_for_test() as instance:
@@ -250,3 +250,69 @@ def test_events_quarantined_before_the_store_connected_are_released_and_processe
     assert [(r["state"], r["last_error"]) for r in event_rows(harness.engine)] == [
         ("processed", None)
     ]
+
+
+def test_question_and_shipment_notices_refresh_them(sandbox_factory, warehouse_url, tmp_path):  # type: ignore[no-untyped-def]
+    """`questions` and `shipments` notices fetch the question and the shipment they name;
+    the shipment moves its order on (Mercado Livre's order says `paid` until delivery)."""
+    from datetime import UTC, datetime
+
+    # A world whose "now" is the sandbox's clock, so that some orders are in transit.
+    sandbox = sandbox_factory(anchor=datetime.now(UTC))
+    from synchub_pipelines.defs.orders.sync import upsert_orders
+    from synchub_pipelines.sandbox.mercadolivre_render import shipment_id
+    from synchub_pipelines.warehouse.schema_orders import questions, shipments
+    from synchub_pipelines.warehouse.stores import load_store
+
+    harness = Harness(sandbox, warehouse_url, tmp_path)
+    store_id = harness.connect_all()[0]
+    world = sandbox.sandbox.world
+    seller = next(s for s in world.sellers if s.store_id == store_id)
+    now = sandbox.sandbox.clock.now()
+    in_transit = next(o for o in world.orders_of(seller) if o.status_at(now)[0] == "shipped")
+    order_id = str(in_transit.order_number)
+    resources = harness.resources()
+    client = resources["marketplaces"].client_for(  # type: ignore[attr-defined]
+        load_store(harness.engine, store_id), resources["warehouse"]
+    )
+    try:
+        # As a backfill lands it: the order page alone, which says paid.
+        page = client.get_orders([order_id])
+        upsert_orders(harness.engine, page.records)
+        question = next(iter(client.iter_questions())).records[0]
+    finally:
+        client.close()
+    assert order_status(harness.engine, store_id, order_id) == "paid"
+    add_events(
+        harness.engine,
+        [
+            ml_order_event(store_id, question.question_id, "questions"),
+            ml_order_event(store_id, str(shipment_id(in_transit.order_number)), "shipments"),
+        ],
+    )
+    with dg.instance_for_test() as instance:
+        (request,) = run_requests(_tick(instance, warehouse_url, None))
+        assert execute(request, instance, resources).success
+    assert [r["state"] for r in event_rows(harness.engine)] == ["processed", "processed"]
+    with harness.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(questions.c.question_id).where(questions.c.store_id == store_id)
+        ).all()
+        package = conn.execute(
+            sa.select(shipments.c.status, shipments.c.order_id).where(
+                shipments.c.store_id == store_id
+            )
+        ).one()
+    assert [q.question_id for q in stored] == [question.question_id]
+    assert tuple(package) == ("shipped", order_id)
+    assert order_status(harness.engine, store_id, order_id) == "shipped"
+
+
+def order_status(engine, store_id: str, order_id: str) -> str:  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return str(
+            conn.execute(
+                sa.text("SELECT status FROM orders WHERE store_id = :s AND order_id = :o"),
+                {"s": store_id, "o": order_id},
+            ).scalar_one()
+        )

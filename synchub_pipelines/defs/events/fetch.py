@@ -19,9 +19,18 @@ from synchub_pipelines.defs.events.topics import resource_kind
 from synchub_pipelines.defs.orders.sync import upsert_orders
 from synchub_pipelines.marketplaces.base import Page, StoreClient
 from synchub_pipelines.marketplaces.errors import InvalidRequestError, MarketplaceError
-from synchub_pipelines.models import Listing, Order
+from synchub_pipelines.models import (
+    Listing,
+    Order,
+    OrderFacts,
+    OrderRef,
+    OrderStatus,
+    Question,
+    Shipment,
+)
 from synchub_pipelines.warehouse import upsert
-from synchub_pipelines.warehouse.rows import listing_batch, reject_batch
+from synchub_pipelines.warehouse.order_facts import write_order_facts, write_shipments
+from synchub_pipelines.warehouse.rows import listing_batch, question_batch, reject_batch
 
 T = TypeVar("T")
 
@@ -32,6 +41,10 @@ class BatchResult:
     failures: list[Failure] = field(default_factory=list)
     orders: list[Order] = field(default_factory=list)
     listings: list[Listing] = field(default_factory=list)
+    shipments: list[Shipment] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+    facts_read: int = 0
+    facts_error: str | None = None
     rejected: int = 0
     ignored_topics: int = 0
     changed: dict[str, int] = field(default_factory=dict)
@@ -110,14 +123,81 @@ def _settle(
                 result.failures.append(Failure(event, reason))
 
 
+def order_ref(order: Order) -> OrderRef:
+    return OrderRef(
+        order_id=order.order_id,
+        created_at=order.created_at,
+        status=order.status,
+        raw_status=order.raw_status,
+        currency=order.currency,
+        items_amount=order.items_amount,
+        total_amount=order.total_amount,
+        shipping_paid_by_buyer=order.shipping_paid_by_buyer,
+        fee_amount=order.fee_amount,
+        shipment_ids=tuple(s.shipment_id for s in order.shipments),
+    )
+
+
+def refresh_facts(client: StoreClient, engine: Engine, orders: Sequence[Order]) -> Page[OrderFacts]:
+    """The fees and shipments of orders an event just delivered, read and written at once
+    (a shipped or settled order shows so without waiting for the scheduled refresh)."""
+    if not orders:
+        return Page()
+    page = client.get_order_facts([order_ref(o) for o in orders])
+    never_ship = {o.order_id for o in orders if o.status == OrderStatus.CANCELLED}
+    write_order_facts(engine, page.records, datetime.now(UTC), never_ship)
+    if page.rejects:
+        upsert.write(engine, [reject_batch(page.rejects, datetime.now(UTC))])
+    return page
+
+
+def _shipments_or_questions(
+    client: StoreClient,
+    engine: Engine,
+    result: BatchResult,
+    kind: str,
+    wanted: dict[str, list[ClaimedEvent]],
+) -> None:
+    method = getattr(client, "get_shipments" if kind == "shipment" else "get_questions", None)
+    if method is None:
+        # This marketplace keeps no such resource here: nothing to fetch, nothing to retry.
+        result.ignored_topics += sum(len(events) for events in wanted.values())
+        result.processed += [e.seq for events in wanted.values() for e in events]
+        return
+    ids = list(wanted)
+    try:
+        page, errors = _fetch_isolated(method, ids)
+    except MarketplaceError as exc:
+        page, errors = Page(), dict.fromkeys(ids, describe(exc))
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        if kind == "shipment":
+            result.add_changed(write_shipments(conn, page.records, now))
+            result.shipments = list(page.records)
+            found = {s.shipment_id for s in page.records}
+        else:
+            result.add_changed(upsert.write(conn, [question_batch(page.records)], now=now))
+            result.questions = list(page.records)
+            found = {q.question_id for q in page.records}
+        if page.rejects:
+            upsert.write(conn, [reject_batch(page.rejects, now)], now=now)
+    result.rejected += len(page.rejects)
+    rejected = {r.record_key: r.reason for r in page.rejects if r.record_key not in found}
+    _settle(result, wanted, found, rejected, errors, kind)
+
+
 def process_events(
     client: StoreClient, engine: Engine, claimed: Sequence[ClaimedEvent]
 ) -> BatchResult:
     """Fetch, upsert and settle a store's claimed events. API failures become per-event
     failures (retried by the caller's policy); a warehouse failure raises."""
     result = BatchResult()
-    orders: dict[str, list[ClaimedEvent]] = {}
-    listings: dict[str, list[ClaimedEvent]] = {}
+    by_kind: dict[str, dict[str, list[ClaimedEvent]]] = {
+        "order": {},
+        "listing": {},
+        "shipment": {},
+        "question": {},
+    }
     for event in claimed:
         kind = resource_kind(event.marketplace, event.topic)
         if kind is None:
@@ -127,9 +207,8 @@ def process_events(
             reason = f"{event.marketplace} topic {event.topic} event names no {kind}"
             result.failures.append(Failure(event, reason, retryable=False))
         else:
-            (orders if kind == "order" else listings).setdefault(event.resource_id, []).append(
-                event
-            )
+            by_kind[kind].setdefault(event.resource_id, []).append(event)
+    orders, listings = by_kind["order"], by_kind["listing"]
 
     if orders:
         ids = list(orders)
@@ -140,6 +219,14 @@ def process_events(
         result.add_changed(upsert_orders(engine, page.records, page.rejects))
         result.orders = list(page.records)
         result.rejected += len(page.rejects)
+        try:
+            facts = refresh_facts(client, engine, page.records)
+        except MarketplaceError as exc:
+            # The orders are written; their facts wait for the scheduled refresh.
+            result.facts_error = describe(exc)
+        else:
+            result.facts_read = len(facts.records)
+            result.rejected += len(facts.rejects)
         found = {o.order_id for o in page.records}
         rejected = {r.record_key: r.reason for r in page.rejects if r.record_key not in found}
         _settle(result, orders, found, rejected, errors, "order")
@@ -159,4 +246,8 @@ def process_events(
         found = {x.listing_id for x in lpage.records}
         rejected = {r.record_key: r.reason for r in lpage.rejects if r.record_key not in found}
         _settle(result, listings, found, rejected, errors, "listing")
+
+    for other in ("shipment", "question"):
+        if by_kind[other]:
+            _shipments_or_questions(client, engine, result, other, by_kind[other])
     return result

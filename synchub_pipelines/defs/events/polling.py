@@ -1,4 +1,5 @@
-"""Polling by update time, for marketplaces whose push is not to be relied on (Shopee).
+"""Polling by update time, for marketplaces whose push is not to be relied on (Shopee) or
+that has no webhook route here (Amazon: its notifications come through SQS/EventBridge).
 
 Every 5 minutes the schedule launches one run per polled store. The run reads the orders
 updated since the store's cursor (`order_poll_cursors.polled_through`) minus an overlap —
@@ -29,8 +30,8 @@ POLL_CRON = "*/5 * * * *"
 
 
 def polled_marketplaces() -> tuple[str, ...]:
-    """SYNCHUB_POLL_MARKETPLACES (comma-separated), Shopee by default."""
-    raw = os.environ.get("SYNCHUB_POLL_MARKETPLACES", "shopee")
+    """SYNCHUB_POLL_MARKETPLACES (comma-separated), Shopee and Amazon by default."""
+    raw = os.environ.get("SYNCHUB_POLL_MARKETPLACES", "shopee,amazon")
     return tuple(sorted({m.strip() for m in raw.split(",") if m.strip()}))
 
 
@@ -150,16 +151,22 @@ def order_polling_job() -> None:
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description=(
         "Every 5 minutes, one polling run per store of the polled marketplaces "
-        "(SYNCHUB_POLL_MARKETPLACES, default shopee)."
+        "(SYNCHUB_POLL_MARKETPLACES, default shopee,amazon)."
     ),
 )
 def order_polling_schedule(
-    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
+    context: dg.ScheduleEvaluationContext,
+    warehouse: WarehouseResource,
+    marketplaces: MarketplacesResource,
 ) -> list[dg.RunRequest] | dg.SkipReason:
-    marketplaces = polled_marketplaces()
-    stores = [s for s in load_stores(warehouse.engine()) if s.marketplace.value in marketplaces]
+    polled = polled_marketplaces()
+    connected = [s for s in load_stores(warehouse.engine()) if s.marketplace.value in polled]
+    # A store whose marketplace has no credentials here would fail every 5 minutes.
+    stores = [s for s in connected if marketplaces.is_configured(s.marketplace)]
     if not stores:
-        return dg.SkipReason(f"no connected store of {', '.join(marketplaces)} to poll")
+        idle = sorted({s.marketplace.value for s in connected})
+        why = f" ({', '.join(idle)} not configured here)" if idle else ""
+        return dg.SkipReason(f"no connected store of {', '.join(polled)} to poll{why}")
     tick = context.scheduled_execution_time
     stamp = tick.isoformat() if tick else datetime.now(UTC).isoformat()
     return [

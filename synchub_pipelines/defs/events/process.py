@@ -106,10 +106,18 @@ def process_store_events(
         "ignored_topics": dg.MetadataValue.int(result.ignored_topics),
         "orders_fetched": dg.MetadataValue.int(len(result.orders)),
         "listings_fetched": dg.MetadataValue.int(len(result.listings)),
+        "shipments_fetched": dg.MetadataValue.int(len(result.shipments)),
+        "questions_fetched": dg.MetadataValue.int(len(result.questions)),
+        "order_facts_read": dg.MetadataValue.int(result.facts_read),
         "rejected_records": dg.MetadataValue.int(result.rejected),
         "rows_changed": dg.MetadataValue.json(result.changed),
         "order_partitions": dg.MetadataValue.json(partitions),
     }
+    if result.facts_error:
+        context.log.warning(
+            f"orders written; their fees and shipments wait for the scheduled refresh: "
+            f"{result.facts_error}"
+        )
     context.log.info(
         f"{config.store_id}: {len(result.processed)}/{len(claimed)} events processed, "
         f"{len(result.orders)} orders and {len(result.listings)} listings written"

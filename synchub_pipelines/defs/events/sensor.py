@@ -19,7 +19,7 @@ from synchub_pipelines.webhooks.store import release_quarantined
 # Bounds one tick's work (and a run's config); a larger backlog drains over a few ticks.
 MAX_EVENTS_PER_TICK = 20_000
 # Dagster's sensor daemon loops at most every 5 s, so a lower minimum buys nothing.
-SENSOR_INTERVAL_SECONDS = int(os.environ.get("SYNCHUB_EVENTS_SENSOR_INTERVAL", "5"))
+SENSOR_INTERVAL_SECONDS = int(os.environ.get("SYNCHUB_EVENTS_SENSOR_INTERVAL", "").strip() or "5")
 
 
 def _cursor(raw: str | None) -> int:

@@ -61,9 +61,12 @@ def listings(
     kinds={"python", "sql"},
     owners=OWNERS,
     deps=[listings, central_products],
+    # Re-linked whenever a store's listings or the catalog change (the automation sensor).
+    automation_condition=dg.AutomationCondition.eager(),
     description=(
         "Each listing variation bound to exactly one central SKU (`listing_links`): manual "
-        "links first, then seller SKU, then GTIN. Unmatched listings are reported, never guessed."
+        "links first, then seller SKU, then GTIN. Unmatched listings are reported, never "
+        "guessed. Runs by itself whenever listings or the catalog change."
     ),
     tags={"domain": "listings"},
 )

@@ -16,6 +16,7 @@ from typing import Any
 
 from synchub_pipelines.marketplaces.base import StoreClient, TimeField
 from synchub_pipelines.models import Store
+from synchub_pipelines.warehouse.budgets import share_budgets
 from synchub_pipelines.warehouse.credentials import SqlTokenStore
 from synchub_pipelines.warehouse.engine import engine_for
 
@@ -39,6 +40,7 @@ class ShardJob:
 
 def run_shard(job: ShardJob) -> SyncStats:
     engine = engine_for(job.warehouse_url)
+    share_budgets(engine)  # a worker process draws from the same budget as its run
     client = job.client_class(  # type: ignore[call-arg]
         job.app, job.store, SqlTokenStore(engine, job.secret_key), job.buyer_salt
     )
@@ -69,7 +71,8 @@ def merge_stats(parts: list[SyncStats]) -> SyncStats:
         total.rejected += part.rejected
         total.windows += part.windows
         total.add_changed(part.changed)
-        total.business_dates |= part.business_dates
+        total.orders_per_date.update(part.orders_per_date)
+        total.items_per_date.update(part.items_per_date)
         total.seconds = max(total.seconds, part.seconds)
     return total
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 
 from sqlalchemy.engine import Engine
@@ -23,6 +24,7 @@ from synchub_pipelines.bulk_gc import bulk_allocation
 from synchub_pipelines.marketplaces.base import Page, StoreClient, TimeField
 from synchub_pipelines.models import Order, Rejected, Store
 from synchub_pipelines.warehouse import upsert
+from synchub_pipelines.warehouse.order_facts import write_shipments
 from synchub_pipelines.warehouse.rows import order_batches, reject_batch
 
 Window = tuple[datetime, datetime]
@@ -36,7 +38,13 @@ class SyncStats:
     changed: dict[str, int] = field(default_factory=dict)
     windows: int = 0
     seconds: float = 0.0
-    business_dates: set[date] = field(default_factory=set)
+    # Orders and lines per business date: each partition reports its own figures.
+    orders_per_date: Counter[date] = field(default_factory=Counter)
+    items_per_date: Counter[date] = field(default_factory=Counter)
+
+    @property
+    def business_dates(self) -> set[date]:
+        return set(self.orders_per_date)
 
     def add_changed(self, changed: dict[str, int]) -> None:
         for table, count in changed.items():
@@ -124,16 +132,23 @@ def _fetch_pages(
 def upsert_orders(
     engine: Engine, orders: Sequence[Order], rejects: Sequence[Rejected] = ()
 ) -> dict[str, int]:
-    """Orders with their lines, and the malformed ones into `ingest_errors`, in one
-    transaction; rows changed per table."""
+    """Orders with their lines, shipments and status history, and the malformed ones into
+    `ingest_errors`, in one transaction; rows changed per table."""
+    batches: list[upsert.Batch] = []
+    prunes: list[upsert.Prune] = []
     if orders:
         batches, prunes = order_batches(orders)
-        if rejects:
-            batches.append(reject_batch(rejects, datetime.now().astimezone()))
-        return upsert.write(engine, batches, prunes)
     if rejects:
-        upsert.write(engine, [reject_batch(rejects, datetime.now().astimezone())])
-    return {}
+        batches.append(reject_batch(rejects, datetime.now().astimezone()))
+    if not batches:
+        return {}
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        changed = upsert.write(conn, batches, prunes, now=now)
+        shipments = [s for o in orders for s in o.shipments]
+        for table, count in write_shipments(conn, shipments, now).items():
+            changed[table] = changed.get(table, 0) + count
+    return changed
 
 
 def sync_orders(
@@ -169,7 +184,8 @@ def sync_orders(
             for order in page.records:
                 stats.orders += 1
                 stats.items += len(order.items)
-                stats.business_dates.add(order.business_date)
+                stats.orders_per_date[order.business_date] += 1
+                stats.items_per_date[order.business_date] += len(order.items)
             pending.extend(page.records)
             rejects.extend(page.rejects)
             stats.rejected += len(page.rejects)
