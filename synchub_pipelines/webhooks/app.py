@@ -4,19 +4,26 @@ Routes: `POST /webhooks/{mercadolivre,shopee,tiktok,bling}` and `GET /healthz`.
 
 Each notification goes through, in this order:
 
-1. the marketplace is configured (its secret is set), else **503** naming the variable —
+1. the body fits in SYNCHUB_WEBHOOK_MAX_BODY_BYTES, else **413**: judged on the declared
+   Content-Length before a byte of the body is read, else counted while reading, so a
+   huge body is never held in memory. It comes first, before the configuration check,
+   because it is the only check that needs nothing but the headers; uvicorn discards
+   the unread rest of the body and keeps the connection, so the sender reads the 413
+   instead of a reset;
+2. the marketplace is configured (its secret is set), else **503** naming the variable —
    the fault is ours, not the sender's, and a 401 would read as "forged";
-2. the body fits in SYNCHUB_WEBHOOK_MAX_BODY_BYTES, else **413** (checked on the declared
-   length first, then while reading, so a huge body is never held in memory);
 3. the marketplace's own check (`verify.py`): **401** for a missing or wrong signature
-   (Mercado Livre: a foreign `application_id`), **400** for malformed JSON or a missing
-   field;
+   (Mercado Livre: a foreign `application_id`), **400** for malformed or too deeply
+   nested JSON, a missing field, or an id, topic or resource outside its documented
+   limits;
 4. the store is known (an active row in `stores`; Bling is the ERP account and needs none);
 5. the row is committed (`store.EventWriter`, group commit), and only then **200** with an
    empty body (what Shopee requires). A duplicate event id is stored once and also gets
    200: the sender did its job, and a 4xx would make it retry or count a failure.
    If the database cannot take the write: **503** with Retry-After, so the marketplace
-   retries and nothing is lost.
+   retries and nothing is lost. If it refuses this event's values (verify.py's limits
+   exist so that it never does): **400**, and only this event — its batch peers are
+   stored.
 
 An unknown store gets **202 and is quarantined** (state `quarantined`, `last_error` saying
 why), not 404. Marketplaces start notifying the moment a seller grants access, which is
@@ -42,7 +49,7 @@ from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -51,6 +58,7 @@ from synchub_pipelines.webhooks.store import (
     EventRow,
     EventWriter,
     KnownStores,
+    RowRefused,
     StorageUnavailable,
     load_active_store_ids,
     ping,
@@ -71,15 +79,18 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+# More digits than this is over any limit; int() of a 5,000-digit string would raise.
+_MAX_LENGTH_DIGITS = 18
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
-        try:
-            length = int(declared)
-        except ValueError:
-            raise Rejected(400, "Content-Length is not a number") from None
-        if length > limit:
-            raise Rejected(413, f"body of {length} bytes is over the limit of {limit}")
+        digits = declared.strip()
+        if not (digits.isascii() and digits.isdigit()):
+            raise Rejected(400, "Content-Length is not a number")
+        if len(digits) > _MAX_LENGTH_DIGITS or int(digits) > limit:
+            raise Rejected(413, f"body of {digits[:20]} bytes is over the limit of {limit}")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -121,14 +132,17 @@ class Receiver:
         limit = self.settings.max_body_bytes
 
         async def receive(request: Request) -> Response:
-            if unconfigured is not None:
-                return _error(503, unconfigured)
             try:
                 body = await _read_body(request, limit)
+                if unconfigured is not None:
+                    return _error(503, unconfigured)
                 notification = verifier.verify(request.headers, body)
             except Rejected as rejected:
                 log.info("%s webhook rejected (%d): %s", marketplace, rejected.status, rejected)
                 return _error(rejected.status, rejected.message)
+            except ClientDisconnect:
+                # Gone before the body ended: nothing to store, and no one to answer.
+                return Response(status_code=400)
             try:
                 if marketplace in STORELESS or await self._stores.contains(notification.store_id):
                     row = EventRow(notification, datetime.now(UTC))
@@ -148,6 +162,10 @@ class Receiver:
                     "the event could not be stored; retry later",
                     {"Retry-After": RETRY_AFTER_SECONDS},
                 )
+            except RowRefused as refused:
+                # A retry would be refused the same way: a 5xx would have the sender
+                # repeat it until it gives up.
+                return _error(400, f"the warehouse cannot store this event: {refused}")
             except Exception:
                 log.exception("%s webhook not stored", marketplace)
                 return _error(500, "the event could not be stored; retry later")

@@ -13,6 +13,12 @@ values commit in the order they drew them, across receiver processes. SQLite has
 writer at a time anyway, and draws MAX(seq) + 1 inside the inserting statement. A
 duplicate may consume a number (a gap), never repeat or reorder one. Every writer of
 `webhook_events` must go through `insert_events` (or take the same lock).
+
+A failed write is one of three things, and each gets its own answer: the database cannot
+take writes now (`StorageUnavailable`: 503, the sender retries), it refuses this event's
+content (`RowRefused`: a 4xx, since a retry would be refused again), or something else (a
+bug: 500). Only the first fails a whole batch at once; otherwise the batch is split until
+the failing row is alone, so its neighbours are still stored and answered 200.
 """
 
 from __future__ import annotations
@@ -46,6 +52,10 @@ SEQ_LOCK_KEY = 0x57484556
 
 class StorageUnavailable(Exception):
     """The warehouse could not take the write (down, unreachable, locked, timed out)."""
+
+
+class RowRefused(Exception):
+    """The warehouse refuses this event's values (a character or a size it cannot store)."""
 
 
 @dataclass(frozen=True)
@@ -113,10 +123,44 @@ def receiver_engine(url: str, timeout_seconds: float) -> Engine:
     )
 
 
-def _is_unavailable(exc: BaseException) -> bool:
-    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+# SQLSTATE classes (PostgreSQL) by what they say about the write. Psycopg files some
+# content errors under OperationalError — 54000, "index row size exceeds maximum", among
+# them — so the state decides before the exception type does.
+_REFUSED_STATES = ("22", "54")  # data exception; program limit exceeded
+_UNAVAILABLE_STATES = (
+    "08",  # connection exception
+    "28",  # invalid authorization
+    "3D",  # no such database
+    "40",  # serialization failure, deadlock: retryable
+    "53",  # insufficient resources (disk full, too many connections)
+    "55P03",  # lock_timeout
+    "57",  # statement_timeout, administrator shutdown, cannot connect now
+    "58",  # system (I/O) error
+    "42P01",  # no webhook_events table: the warehouse is not migrated yet
+)
+
+
+def _refused(exc: BaseException) -> bool:
+    if isinstance(exc, UnicodeError):  # a lone surrogate: the driver cannot encode it
         return True
-    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError)
+    if not isinstance(exc, sa.exc.DBAPIError) or exc.connection_invalidated:
+        return False
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    return state.startswith(_REFUSED_STATES) or isinstance(exc, sa.exc.DataError)
+
+
+def _is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, sa.exc.TimeoutError):
+        return True
+    if not isinstance(exc, sa.exc.DBAPIError) or _refused(exc):
+        return False
+    if exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    if state.startswith(_UNAVAILABLE_STATES):
+        return True
+    # No state: SQLite (locked, no such table, disk I/O) or a connection that failed.
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
 
 
 _SQLITE_NEXT_SEQ = sa.select(
@@ -202,7 +246,8 @@ def _write_transaction(engine: Engine) -> AbstractContextManager[sa.Connection]:
 def insert_events(engine: Engine, rows: Sequence[EventRow]) -> set[str]:
     """Insert the rows that are new, in one transaction; return the event keys inserted.
 
-    Raises StorageUnavailable when the database cannot take the write.
+    Raises StorageUnavailable when the database cannot take the write, RowRefused when it
+    refuses a value (which row is for the caller to find: nothing was written).
     """
     if not rows:
         return set()
@@ -220,9 +265,13 @@ def insert_events(engine: Engine, rows: Sequence[EventRow]) -> set[str]:
                 continue
             if _is_unavailable(exc):
                 raise StorageUnavailable(_reason(exc)) from exc
+            if _refused(exc):
+                raise RowRefused(_reason(exc)) from exc
             raise
         except sa.exc.TimeoutError as exc:
             raise StorageUnavailable(_reason(exc)) from exc
+        except UnicodeError as exc:
+            raise RowRefused(_reason(exc)) from exc
     raise AssertionError("unreachable")
 
 
@@ -345,33 +394,56 @@ class EventWriter:
     async def _flush(self, batch: list[_Pending]) -> None:
         # Two copies of one event in the same batch: the first is the write, the rest
         # are duplicates (the database would drop them too; this keeps the answer exact).
-        unique: dict[str, _Pending] = {}
+        copies: dict[str, list[_Pending]] = {}
         for pending in batch:
-            unique.setdefault(pending.row.notification.event_key, pending)
+            copies.setdefault(pending.row.notification.event_key, []).append(pending)
+        await self._commit(list(copies.values()))
+
+    async def _commit(self, events: list[list[_Pending]], isolating: bool = False) -> None:
+        """Write one row per event (each a list of its copies) and settle every copy."""
         try:
             inserted = await run_in_threadpool(
-                insert_events, self._engine, [p.row for p in unique.values()]
+                insert_events, self._engine, [copies[0].row for copies in events]
             )
         except StorageUnavailable as exc:
-            log.warning("webhook events not stored (%d): %s", len(batch), exc)
-            for pending in batch:
-                _settle(pending.future, exc=exc)
+            # Down for everyone: splitting would only multiply the waiting.
+            log.warning("webhook events not stored (%d): %s", len(events), exc)
+            _settle_all(events, exc)
             return
         except Exception as exc:
-            if len(unique) > 1:
-                # Not the database being down but one row it refuses: write them one by
-                # one so that a single bad event does not fail its neighbours.
-                log.warning("batch of %d failed (%s); retrying one by one", len(unique), exc)
-                for pending in batch:
-                    await self._flush([pending])
+            if len(events) > 1:
+                # Not the database being down but a row it refuses (or one that trips a
+                # bug): halve until that row is alone — a few extra commits for the batch
+                # that holds it, instead of failing every event that shared its commit.
+                if not isolating:
+                    log.warning(
+                        "batch of %d not stored (%s); isolating what failed", len(events), exc
+                    )
+                half = len(events) // 2
+                await self._commit(events[:half], isolating=True)
+                await self._commit(events[half:], isolating=True)
                 return
-            log.exception("webhook event not stored")
-            for pending in batch:
-                _settle(pending.future, exc=exc)
+            if isinstance(exc, RowRefused):
+                log.warning("webhook event %s refused by the warehouse: %s", _key(events), exc)
+            else:
+                log.exception("webhook event %s not stored", _key(events))
+            _settle_all(events, exc)
             return
-        for pending in batch:
-            key = pending.row.notification.event_key
-            _settle(pending.future, result=key in inserted and unique[key] is pending)
+        for first, *again in events:
+            _settle(first.future, result=first.row.notification.event_key in inserted)
+            for pending in again:
+                _settle(pending.future, result=False)
+
+
+def _key(events: list[list[_Pending]]) -> str:
+    # A refused key may be long or hold control characters: cut and escaped for the log.
+    return repr(events[0][0].row.notification.event_key[:80])
+
+
+def _settle_all(events: list[list[_Pending]], exc: BaseException) -> None:
+    for copies in events:
+        for pending in copies:
+            _settle(pending.future, exc=exc)
 
 
 def _settle(

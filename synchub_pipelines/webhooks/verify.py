@@ -35,6 +35,21 @@ The wire contract (what a sender — a marketplace, or the sandbox — must prod
   default `bling-default`).
 
 Header names are case-insensitive; hex may be upper or lower case.
+
+Limits on what a notification may name (400 otherwise, nothing stored). Every value the
+receiver stores in its own column is checked here, so the database is never the first to
+refuse one (it refuses NUL and lone surrogates, and a long key overflows its index row,
+failing the whole group commit it travels in):
+
+- ids (`_id`, `user_id`, `shop_id`, `tts_notification_id`, `eventId`, `companyId`, and the
+  resource id: `ordersn`, `order_id`, `data.id`, the last segment of `resource`…): at most
+  MAX_ID_LENGTH (128) characters, only ASCII letters, digits and `-_.:`, at least one
+  letter or digit. Numbers are taken as their decimal text.
+- topics (ML `topic`, Shopee `code`, TikTok `type`, Bling `event`): at most
+  MAX_TOPIC_LENGTH (64) characters, same alphabet.
+- Mercado Livre `resource`: at most MAX_RESOURCE_LENGTH (256) characters of printable
+  ASCII without spaces; its last path segment (before any `?`) is the resource id above.
+- the body: valid UTF-8 JSON, an object, nested at most MAX_JSON_DEPTH (32) deep.
 """
 
 from __future__ import annotations
@@ -42,9 +57,31 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
+
+# Real ids are at most ~40 characters (UUIDs, 19-digit TikTok ids, Shopee order numbers);
+# 128 leaves room for a format change yet keeps `<marketplace>:<id>` far under PostgreSQL's
+# btree row limit (~2,700 bytes), whatever the content.
+MAX_ID_LENGTH = 128
+# The longest topic in use is ML's `catalog_item_competition_status` (31).
+MAX_TOPIC_LENGTH = 64
+# ML resources are short paths (`/orders/2000003508897196`, `/items/MLB123/prices`).
+MAX_RESOURCE_LENGTH = 256
+# Notifications nest 2–4 deep. The bound is checked before parsing, so the parser never
+# recurses far (3,000 levels exhausted the interpreter's stack), and nothing downstream
+# that reads the stored payload has to be ready for deep structures either.
+MAX_JSON_DEPTH = 32
+
+# A token is safe in a database key, a log line, a store id and a URL path segment: no
+# control characters, no slashes, nothing that needs quoting. Validating the alphabet
+# also keeps `.encode()` total (a lone surrogate cannot be encoded).
+_TOKEN = re.compile(r"[A-Za-z0-9._:-]+")
+_HAS_ALNUM = re.compile(r"[A-Za-z0-9]")
+_RESOURCE_PATH = re.compile(r"[!-~]+")  # printable ASCII, no space
 
 
 class Rejected(Exception):
@@ -80,15 +117,43 @@ def _signature_matches(expected_hex: str, provided: str | None) -> bool:
     return hmac.compare_digest(expected_hex.encode(), provided.strip().lower().encode())
 
 
+# A JSON string, escapes included. The closing quote is optional and the repetitions are
+# possessive, so the pattern always matches from a quote to the string's end and never
+# backtracks: one linear pass even over `"\"\"\"…` (a plain pattern retries at every quote).
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"?', re.DOTALL)
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_BRACKET_STEP = [1 if c in b"[{" else -1 if c in b"]}" else 0 for c in range(256)]
+
+
+def _nested_too_deep(body: bytes) -> bool:
+    """Whether the JSON text nests deeper than MAX_JSON_DEPTH, decided without parsing.
+
+    Brackets inside strings do not count. On invalid JSON the answer may be low, but only
+    past the point where the parser stops with an error, so the parser never goes deeper.
+    """
+    # The common case costs two C-speed counts: fewer openers than the limit.
+    if body.count(b"{") + body.count(b"[") <= MAX_JSON_DEPTH:
+        return False
+    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_BRACKET_STEP.__getitem__, brackets)), default=0) > MAX_JSON_DEPTH
+
+
 def _json_object(body: bytes) -> dict[str, Any]:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Rejected(400, "body is not valid UTF-8") from None
+    if _nested_too_deep(body):
+        raise Rejected(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise Rejected(400, f"malformed JSON: {exc.msg} at position {exc.pos}") from None
+    except ValueError:
+        # An integer literal over Python's 4,300-digit conversion limit.
+        raise Rejected(400, "malformed JSON: a number is too long") from None
+    except RecursionError:  # unreachable past _nested_too_deep; kept as a fuse
+        raise Rejected(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
     if not isinstance(value, dict):
         raise Rejected(400, "body must be a JSON object")
     return value
@@ -105,14 +170,44 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _required(obj: Mapping[str, Any], name: str, where: str = "") -> str:
+def _is_token(value: str) -> bool:
+    return _TOKEN.fullmatch(value) is not None and _HAS_ALNUM.search(value) is not None
+
+
+def _token(value: str, label: str, limit: int = MAX_ID_LENGTH) -> str:
+    """`value` if it is within the documented limits, else a 400 naming the field."""
+    if len(value) > limit:
+        raise Rejected(400, f"field {label} is longer than {limit} characters")
+    if not _is_token(value):
+        raise Rejected(
+            400, f"field {label} must be ASCII letters, digits and - _ . : (with a letter or digit)"
+        )
+    return value
+
+
+def _label(name: str, where: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _present(obj: Mapping[str, Any], name: str, where: str = "") -> str:
     value = _text(obj.get(name))
     if value is None:
-        label = f"{where}.{name}" if where else name
+        label = _label(name, where)
         if name in obj:
             raise Rejected(400, f"field {label} must be a non-empty string or integer")
         raise Rejected(400, f"missing field: {label}")
     return value
+
+
+def _required(
+    obj: Mapping[str, Any], name: str, where: str = "", limit: int = MAX_ID_LENGTH
+) -> str:
+    return _token(_present(obj, name, where), _label(name, where), limit)
+
+
+def _optional(obj: Mapping[str, Any], name: str, where: str = "") -> str | None:
+    value = _text(obj.get(name))
+    return None if value is None else _token(value, _label(name, where))
 
 
 def _data(payload: Mapping[str, Any], required: bool) -> Mapping[str, Any]:
@@ -124,12 +219,27 @@ def _data(payload: Mapping[str, Any], required: bool) -> Mapping[str, Any]:
     raise Rejected(400, "missing field: data" if data is None else "field data must be an object")
 
 
-def _first_id(data: Mapping[str, Any], *names: str) -> str | None:
+def _first_id(data: Mapping[str, Any], where: str, *names: str) -> str | None:
     for name in names:
-        value = _text(data.get(name))
+        value = _optional(data, name, where)
         if value is not None:
             return value
     return None
+
+
+def _package_order(data: Mapping[str, Any]) -> str | None:
+    """TikTok's PACKAGE_UPDATE names packages, each with its orders: the first order named
+    (re-reading it re-reads its packages). No order named is a 400, as for type 1."""
+    packages = data.get("package_list")
+    if isinstance(packages, list):
+        for package in packages:
+            orders = package.get("order_id_list") if isinstance(package, dict) else None
+            if isinstance(orders, list):
+                for order_id in orders:
+                    found = _text(order_id)
+                    if found is not None:
+                        return _token(found, "data.package_list[].order_id_list[]")
+    raise Rejected(400, "data.package_list names no order (order_id_list)")
 
 
 def body_digest(body: bytes) -> str:
@@ -156,12 +266,19 @@ class MercadoLivre:
         claimed = _text(payload.get("application_id"))
         if claimed is None:
             raise Rejected(401, "missing application_id")
-        if not hmac.compare_digest(claimed.encode(), self.application_id.encode()):
+        # Anything that is not a token cannot be our id (and might not even encode).
+        if not _is_token(claimed) or not hmac.compare_digest(
+            claimed.encode(), self.application_id.encode()
+        ):
             raise Rejected(401, "application_id is not this application's")
         event_id = _required(payload, "_id")
         user_id = _required(payload, "user_id")
-        topic = _required(payload, "topic")
-        resource = _required(payload, "resource")
+        topic = _required(payload, "topic", limit=MAX_TOPIC_LENGTH)
+        resource = _present(payload, "resource")
+        if len(resource) > MAX_RESOURCE_LENGTH:
+            raise Rejected(400, f"field resource is longer than {MAX_RESOURCE_LENGTH} characters")
+        if _RESOURCE_PATH.fullmatch(resource) is None:
+            raise Rejected(400, "field resource must be printable ASCII without spaces")
         # "/orders/2000003508897196" → the order id; a query string is not part of the id.
         segments = [s for s in resource.split("?", 1)[0].split("/") if s]
         if not segments:
@@ -171,7 +288,7 @@ class MercadoLivre:
             marketplace=self.name,
             store_id=f"mercadolivre-{user_id}",
             topic=topic,
-            resource_id=segments[-1],
+            resource_id=_token(segments[-1], "resource (its last segment)"),
             payload=body.decode("utf-8"),
         )
 
@@ -208,12 +325,12 @@ class Shopee:
             raise Rejected(401, "missing or invalid Authorization signature")
         payload = _json_object(body)
         shop_id = _required(payload, "shop_id")
-        code = _required(payload, "code")
+        code = _required(payload, "code", limit=MAX_TOPIC_LENGTH)
         data = _data(payload, required=code in _SHOPEE_ORDER_CODES)
         if code in _SHOPEE_ORDER_CODES:
             resource_id: str | None = _required(data, "ordersn", "data")
         else:
-            resource_id = _first_id(data, "ordersn", "order_sn", "item_id")
+            resource_id = _first_id(data, "data", "ordersn", "order_sn", "item_id")
         return Notification(
             # Shopee sends no event id; a retry carries the same bytes, hence the digest.
             event_key=f"shopee:{body_digest(body)}",
@@ -228,6 +345,7 @@ class Shopee:
 # --- TikTok Shop -----------------------------------------------------------------------------
 
 _TIKTOK_ORDER_TYPES = {"1"}  # 1 = order status change: data.order_id is what to fetch
+_TIKTOK_PACKAGE_UPDATE = "4"  # data.package_list[].order_id_list: the orders to re-read
 
 
 @dataclass(frozen=True)
@@ -255,16 +373,18 @@ class TikTok:
             raise Rejected(401, "missing or invalid Authorization signature")
         payload = _json_object(body)
         shop_id = _required(payload, "shop_id")
-        kind = _required(payload, "type")
+        kind = _required(payload, "type", limit=MAX_TOPIC_LENGTH)
         data = _data(payload, required=kind in _TIKTOK_ORDER_TYPES)
         if kind in _TIKTOK_ORDER_TYPES:
             resource_id: str | None = _required(data, "order_id", "data")
+        elif kind == _TIKTOK_PACKAGE_UPDATE:
+            resource_id = _package_order(data)
         else:
-            resource_id = _first_id(data, "order_id", "product_id", "reverse_order_id")
+            resource_id = _first_id(data, "data", "order_id", "product_id", "reverse_order_id")
         # The published sample event (payloads/tiktok/webhook_order_status_change_type1.json)
         # has no tts_notification_id: such an event is keyed by its bytes, like Shopee's,
         # rather than refused — a 400 would make TikTok retry it until it gave up.
-        notification_id = _text(payload.get("tts_notification_id"))
+        notification_id = _optional(payload, "tts_notification_id")
         return Notification(
             event_key=f"tiktok:{notification_id or body_digest(body)}",
             marketplace=self.name,
@@ -303,7 +423,7 @@ class Bling:
             raise Rejected(401, "missing or invalid X-Bling-Signature-256")
         payload = _json_object(body)
         event_id = _required(payload, "eventId")
-        event = _required(payload, "event")
+        event = _required(payload, "event", limit=MAX_TOPIC_LENGTH)
         is_order = event.startswith("order.")
         data = _data(payload, required=is_order)
         if is_order:
@@ -311,10 +431,10 @@ class Bling:
         else:
             # stock.* events name the product inside, not at data.id.
             product = data.get("produto")
-            resource_id = _first_id(data, "id") or (
-                _first_id(product, "id") if isinstance(product, dict) else None
+            resource_id = _first_id(data, "data", "id") or (
+                _first_id(product, "data.produto", "id") if isinstance(product, dict) else None
             )
-        company = _text(payload.get("companyId")) or "default"
+        company = _optional(payload, "companyId") or "default"
         return Notification(
             event_key=f"bling:{event_id}",
             marketplace=self.name,

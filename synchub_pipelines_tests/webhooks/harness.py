@@ -132,6 +132,38 @@ def bling(event_id: str) -> Sent:
     return bling_signed(_dump(payload))
 
 
+def signed(marketplace: str, body: bytes) -> Sent:
+    """`body` as `marketplace` sends it: signed where it signs (Mercado Livre does not)."""
+    signers = {"shopee": shopee_signed, "tiktok": tiktok_signed, "bling": bling_signed}
+    if marketplace in signers:
+        return signers[marketplace](body)
+    return Sent(marketplace, body, {"content-type": "application/json"})
+
+
+def payload(marketplace: str, event_id: str, seller: str | None = None) -> dict[str, Any]:
+    """A valid notification of `marketplace` naming `event_id` (Shopee, which sends no event
+    id, names it as the order), from a known store unless `seller` says otherwise."""
+    seller = seller or KNOWN_STORES.get(marketplace, "c0ffee")
+    if marketplace == "mercadolivre":
+        return {
+            "_id": event_id,
+            "resource": "/orders/2000003508897196",
+            "user_id": int(seller),
+            "topic": "orders_v2",
+            "application_id": int(ML_APP_ID),
+        }
+    if marketplace == "shopee":
+        return {"shop_id": int(seller), "code": 3, "data": {"ordersn": event_id}}
+    if marketplace == "tiktok":
+        return {
+            "type": 1,
+            "tts_notification_id": event_id,
+            "shop_id": seller,
+            "data": {"order_id": "576486316948490001"},
+        }
+    return {"eventId": event_id, "event": "order.updated", "companyId": seller, "data": {"id": 7}}
+
+
 def receiver_settings(warehouse_url: str, **overrides: Any) -> ReceiverSettings:
     values: dict[str, Any] = {
         "warehouse_url": warehouse_url,

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from synchub_pipelines.webhooks.verify import Bling, MercadoLivre, Rejected, Shopee, TikTok
+from synchub_pipelines.webhooks.verify import (
+    MAX_ID_LENGTH,
+    MAX_JSON_DEPTH,
+    MAX_RESOURCE_LENGTH,
+    MAX_TOPIC_LENGTH,
+    Bling,
+    MercadoLivre,
+    Rejected,
+    Shopee,
+    TikTok,
+)
 from synchub_pipelines_tests.conftest import PAYLOADS
 
 SHOPEE_BODY = (
@@ -113,3 +125,115 @@ def test_mercadolivre_is_checked_by_application_id() -> None:
     with pytest.raises(Rejected) as rejected:
         ml.verify({}, body.replace(b'"user_id":1001,', b""))
     assert (rejected.value.status, rejected.value.message) == (400, "missing field: user_id")
+
+
+def test_tiktok_package_update_names_the_first_order_of_its_packages() -> None:
+    # Shape of TikTok's PACKAGE_UPDATE (type 4) event: packages, each with its orders.
+    body = json.dumps(
+        {
+            "type": 4,
+            "shop_id": "7494049642642441621",
+            "timestamp": 1694685539,
+            "tts_notification_id": "7327112393057371910",
+            "data": {
+                "sc_type": "SPLIT",
+                "role_type": "SELLER",
+                "package_list": [
+                    {"package_id": "1153132168123859", "order_id_list": ["576486316948490001"]}
+                ],
+                "update_time": 1694685539,
+            },
+        }
+    ).encode()
+    accepted = TIKTOK.verify({"authorization": TIKTOK.signature(body)}, body)
+    assert (accepted.topic, accepted.resource_id) == ("4", "576486316948490001")
+    empty = json.dumps({"type": 4, "shop_id": "1", "data": {"package_list": []}}).encode()
+    with pytest.raises(Rejected) as rejected:
+        TIKTOK.verify({"authorization": TIKTOK.signature(empty)}, empty)
+    assert rejected.value.status == 400
+    assert "order_id_list" in rejected.value.message
+
+
+# --- limits on what a notification may name ---------------------------------------------------
+
+
+def _bling(payload: dict[str, object]) -> bytes:
+    return json.dumps(
+        {"eventId": "E1", "event": "order.updated", "data": {"id": 1}, **payload}
+    ).encode()
+
+
+def _bling_verdict(body: bytes) -> int:
+    try:
+        BLING.verify({"x-bling-signature-256": f"sha256={BLING.signature(body)}"}, body)
+    except Rejected as rejected:
+        return rejected.status
+    return 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "status"),
+    [
+        ("eventId", "A" * MAX_ID_LENGTH, 200),
+        ("eventId", "A" * (MAX_ID_LENGTH + 1), 400),
+        ("eventId", "0197c0de-7bee-7b5e:x_y.z", 200),
+        ("eventId", 10**40, 200),  # numbers count by their digits
+        ("eventId", 10**200, 400),
+        ("eventId", "-._:", 400),  # no letter or digit
+        ("eventId", "a/b", 400),
+        ("eventId", "a b", 400),
+        ("eventId", "é", 400),
+        ("eventId", "A\x00", 400),
+        ("eventId", "\ud800", 400),
+        ("companyId", "c0ffee\x00", 400),
+        ("event", "x" * MAX_TOPIC_LENGTH, 200),
+        ("event", "x" * (MAX_TOPIC_LENGTH + 1), 400),
+        ("event", "stock\x00", 400),
+        ("data", {"id": "1\ud800"}, 400),
+    ],
+)
+def test_ids_and_topics_are_held_to_their_documented_limits(field, value, status) -> None:  # type: ignore[no-untyped-def]
+    assert _bling_verdict(_bling({field: value})) == status
+
+
+def test_nesting_is_limited_before_parsing_and_brackets_in_strings_do_not_count() -> None:
+    def nested(depth: int) -> bytes:  # the body object is one level itself
+        return _bling({"x": 1})[:-1] + b',"y":' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+    assert _bling_verdict(nested(MAX_JSON_DEPTH)) == 200
+    assert _bling_verdict(nested(MAX_JSON_DEPTH + 1)) == 400
+    assert _bling_verdict(nested(100_000)) == 400
+    assert _bling_verdict(_bling({"note": "[" * 500 + '\\"{' * 500})) == 200
+    # Escaped quotes that never close: one linear pass, however many there are.
+    assert _bling_verdict(b'[{"a":"' + b'\\"[' * 20_000) == 400
+
+
+def test_mercadolivre_resource_limits() -> None:
+    ml = MercadoLivre(application_id="5503910054141466")
+    base = {"_id": "e1", "user_id": 1001, "topic": "orders_v2", "application_id": 5503910054141466}
+
+    def verdict(resource: object) -> int | str:
+        try:
+            return (
+                ml.verify({}, json.dumps({**base, "resource": resource}).encode()).resource_id or ""
+            )
+        except Rejected as rejected:
+            return rejected.status
+
+    assert verdict("/orders/2000003508897196?x=1") == "2000003508897196"
+    longest = "/x/" + "a" * (MAX_RESOURCE_LENGTH - 8) + "/MLB1"
+    assert (len(longest), verdict(longest)) == (MAX_RESOURCE_LENGTH, "MLB1")
+    assert verdict("/x" + longest) == 400
+    assert verdict("/items/" + "a" * (MAX_ID_LENGTH + 1)) == 400  # the id in it is too long
+    assert verdict("/orders/1 2") == 400
+    assert verdict("/orders/1\x00") == 400
+    assert verdict("/orders/..") == 400
+    assert verdict("/orders/%2e%2e") == 400
+
+
+def test_an_application_id_that_cannot_be_ours_is_a_401_not_a_crash() -> None:
+    ml = MercadoLivre(application_id="5503910054141466")
+    for claimed in ("\ud800", "5503910054141466\x00", "x" * 10_000):
+        with pytest.raises(Rejected) as rejected:
+            ml.verify({}, json.dumps({"application_id": claimed}).encode())
+        assert rejected.value.status == 401
