@@ -1,19 +1,45 @@
-"""The `synchub` command: demo, sandbox, connecting accounts, warehouse chores."""
+"""The `synchub` command: demo, sandbox, connecting accounts, warehouse chores.
+
+Exit codes: 0 done; 1 failed (the message says why, naming the database or API host it was
+about, never a password); 2 refused: an unknown store, listing, variation or SKU, a malformed
+setting or a missing option, and no row was written.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from synchub_pipelines import settings
 from synchub_pipelines.defs.normalization import cli as categories_cli
+from synchub_pipelines.warehouse.engine import (
+    describe_database_error as describe_database_error,
+)
+from synchub_pipelines.warehouse.engine import scrub as scrub
+from synchub_pipelines.warehouse.engine import warehouse_target as warehouse_target
 from synchub_pipelines.webhooks import cli as webhooks_cli
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from synchub_pipelines.marketplaces.tokens import TokenStore
+
+WAREHOUSE_VARIABLE = "SYNCHUB_WAREHOUSE_URL"
+# Commands that open the warehouse: its URL is checked before any of them starts, so that a
+# malformed one is refused with the variable's name instead of a parser's message.
+WAREHOUSE_COMMANDS = frozenset({"connect", "stores", "migrate", "link", "categories", "webhooks"})
+# The same words in every subcommand that has them (one place, so they cannot drift apart).
+WEBHOOK_DROP_HELP = "share of webhooks never sent (0-1)"
+WEBHOOK_DUPLICATES_HELP = "share of webhooks sent twice (0-1)"
+SALES_PER_MINUTE_HELP = "random sales a minute (0: none)"
+
+
+class Refused(Exception):
+    """Input the command will not act on: exit code 2, no row written."""
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -69,7 +95,7 @@ def _cmd_sandbox_serve(args: argparse.Namespace) -> int:
             duplicate_share=args.webhook_duplicates,
             seed=args.seed,
         ),
-        live=LiveSettings(rate_per_minute=args.live_rate, seed=args.seed),
+        live=LiveSettings(rate_per_minute=args.sales_per_minute, seed=args.seed),
     )
     print(f"sandbox on http://{args.host}:{args.port}/<marketplace> (size {args.size})", flush=True)
     serve_forever(config, args.host, args.port)
@@ -101,6 +127,11 @@ def _cmd_connect(args: argparse.Namespace) -> int:
     from synchub_pipelines.warehouse.engine import engine_for
     from synchub_pipelines.warehouse.migrate import migrate
 
+    # Missing options are refused before the warehouse is opened (nothing written).
+    if args.marketplace == "amazon" and not args.seller_id:
+        raise Refused("--seller-id (the selling partner id) is required for Amazon")
+    if args.marketplace == "shopee" and args.code and not args.shop_id:
+        raise Refused("--shop-id (from the redirect) is required for Shopee")
     apis = connect.marketplaces_from_env()
     engine = engine_for(settings.warehouse_url())
     migrate(engine)
@@ -110,11 +141,6 @@ def _cmd_connect(args: argparse.Namespace) -> int:
     if args.marketplace == "amazon":
         # A private app's refresh token comes from Seller Central; never take it as an
         # argument (shell history, process list).
-        if not args.seller_id:
-            print(
-                "connect amazon: --seller-id (the selling partner id) is required", file=sys.stderr
-            )
-            return 2
         secret = os.environ.get("SYNCHUB_AMAZON_REFRESH_TOKEN") or getpass.getpass(
             "Seller Central refresh token (Atzr|…): "
         )
@@ -132,9 +158,6 @@ def _cmd_connect(args: argparse.Namespace) -> int:
             print(f"   synchub connect {args.marketplace} --code <the code of the redirect>{shop}")
             return 0
         if args.marketplace == "shopee":
-            if not args.shop_id:
-                print("connect shopee: --shop-id (from the redirect) is required", file=sys.stderr)
-                return 2
             store = connect.connect_shopee(
                 app, args.code, args.shop_id, engine, tokens, args.tenant
             )
@@ -168,16 +191,30 @@ def _connect_bling(args: argparse.Namespace, tokens: TokenStore) -> int:
     return 0
 
 
-def _cmd_stores(args: argparse.Namespace) -> int:
-    from synchub_pipelines.warehouse.engine import engine_for
-    from synchub_pipelines.warehouse.migrate import migrate
-    from synchub_pipelines.warehouse.stores import load_stores
+STORES_HEADER = ("store_id", "marketplace", "name", "status", "timezone", "tenant")
 
-    engine = engine_for(settings.warehouse_url())
-    migrate(engine)
-    for store in load_stores(engine, active_only=False):
-        print(f"{store.store_id}\t{store.name}\t{store.timezone}\t{store.tenant}")
+
+def _cmd_stores(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from synchub_pipelines.warehouse.schema import stores
+
+    engine = _migrated_engine()
+    columns = [stores.c[name] for name in STORES_HEADER]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(*columns).order_by(stores.c.store_id)).all()
+    # Tab-separated under a header named like the table's columns: readable, and `cut -f`
+    # or a spreadsheet take it as it is.
+    print("\t".join(STORES_HEADER))
+    for row in rows:
+        print("\t".join(_cell(value) for value in row))
+    if not rows:
+        print("no store is connected yet: synchub connect <marketplace>", file=sys.stderr)
     return 0
+
+
+def _cell(value: object) -> str:
+    return " ".join(str(value).split()) if value is not None else ""
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
@@ -190,18 +227,116 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_link(args: argparse.Namespace) -> int:
-    from synchub_pipelines.warehouse.engine import engine_for
     from synchub_pipelines.warehouse.links import set_manual_link
 
-    set_manual_link(
-        engine_for(settings.warehouse_url()),
-        args.store_id,
-        args.listing_id,
-        args.variation,
-        args.sku,
-    )
-    print(f"{args.store_id} {args.listing_id} {args.variation or '—'} → {args.sku} (manual)")
+    engine = _migrated_engine()
+    problem = link_target_problem(engine, args.store_id, args.listing_id, args.variation_id)
+    if problem:
+        raise Refused(f"{problem}; nothing written")
+    try:
+        set_manual_link(engine, args.store_id, args.listing_id, args.variation_id, args.sku)
+    except LookupError as exc:  # the SKU is not in the central catalog
+        raise Refused(f"{exc}; nothing written") from None
+    variation = args.variation_id or "—"
+    print(f"{args.store_id} {args.listing_id} {variation} → {args.sku} (manual)")
     return 0
+
+
+def link_target_problem(
+    engine: Engine, store_id: str, listing_id: str, variation_id: str
+) -> str | None:
+    """Why a manual link cannot name this listing variation, or None when it can.
+
+    A manual link wins over matching forever, so a typo would bind nothing real and hide
+    the listing's true state: the store, the listing and the variation must all exist.
+    """
+    import sqlalchemy as sa
+
+    from synchub_pipelines.warehouse.schema import listings, stores
+
+    with engine.connect() as conn:
+        store = conn.execute(
+            sa.select(stores.c.store_id).where(stores.c.store_id == store_id)
+        ).first()
+        if store is None:
+            return f"unknown store {store_id!r} (`synchub stores` lists the connected ones)"
+        variations = list(
+            conn.execute(
+                sa.select(listings.c.variation_id)
+                .where(listings.c.store_id == store_id, listings.c.listing_id == listing_id)
+                .order_by(listings.c.variation_id)
+            ).scalars()
+        )
+    if not variations:
+        return (
+            f"store {store_id} has no listing {listing_id!r} in the warehouse "
+            "(materialize `listings` for the store if the listing is new)"
+        )
+    if variation_id in variations:
+        return None
+    named = [v for v in variations if v]
+    if not named:
+        return f"listing {listing_id} of {store_id} has no variations: leave out --variation-id"
+    if not variation_id:
+        return (
+            f"listing {listing_id} of {store_id} has variations ({_few(named)}): "
+            "give --variation-id"
+        )
+    return (
+        f"listing {listing_id} of {store_id} has no variation {variation_id!r} "
+        f"(it has {_few(named)})"
+    )
+
+
+def _few(values: list[str], shown: int = 10) -> str:
+    head = ", ".join(values[:shown])
+    return head if len(values) <= shown else f"{head} and {len(values) - shown} more"
+
+
+def _migrated_engine() -> Engine:
+    from synchub_pipelines.warehouse.engine import engine_for
+    from synchub_pipelines.warehouse.migrate import migrate
+
+    engine = engine_for(settings.warehouse_url())
+    migrate(engine)
+    return engine
+
+
+# Driver errors: the warehouse's host and port (or SQLite path), never its password.
+
+_BAD_PORT = re.compile(r"invalid literal for int\(\) with base 10: (.+)")
+
+
+def checked_warehouse_url() -> str:
+    """SYNCHUB_WAREHOUSE_URL (or the default), refused with the variable's name if unusable."""
+    from synchub_pipelines.warehouse.engine import normalize_url
+
+    url = settings.warehouse_url()
+    try:
+        normalize_url(url)
+    except Exception as exc:  # sqlalchemy's ArgumentError, or ValueError for a bad port
+        reason = str(exc)
+        bad_port = _BAD_PORT.search(reason)
+        if bad_port:
+            reason = f"its port {bad_port.group(1)} is not a number"
+        if "supported are" not in reason:
+            reason += (
+                " (expected postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+                " or sqlite:///PATH)"
+            )
+        raise Refused(
+            f"{WAREHOUSE_VARIABLE} is not a usable warehouse URL: {scrub(reason, url)}"
+        ) from None
+    return url
+
+
+def describe_error(exc: BaseException) -> str:
+    import sqlalchemy as sa
+
+    url = settings.warehouse_url()
+    if isinstance(exc, sa.exc.DBAPIError):
+        return describe_database_error(exc, url)
+    return scrub(str(exc) or type(exc).__name__, url)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,9 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     live = commands.add_parser(
         "live", help="sandbox sales → webhooks → receiver → sensors, in the Dagster UI"
     )
-    live.add_argument("--sales-per-minute", type=float, default=30.0)
-    live.add_argument("--webhook-drop", type=float, default=0.0, help="share never sent")
-    live.add_argument("--webhook-duplicates", type=float, default=0.1, help="share sent twice")
+    live.add_argument("--sales-per-minute", type=float, default=30.0, help=SALES_PER_MINUTE_HELP)
+    live.add_argument("--webhook-drop", type=float, default=0.0, help=WEBHOOK_DROP_HELP)
+    live.add_argument("--webhook-duplicates", type=float, default=0.1, help=WEBHOOK_DUPLICATES_HELP)
     live.add_argument("--port", type=int, default=3000, help="the Dagster UI's port")
     live.set_defaults(func=_cmd_live)
 
@@ -250,14 +385,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a simulator quota, e.g. mercadolivre=1000",
     )
     serve.add_argument("--webhook-url", help="receiver base URL: POST {url}/webhooks/<marketplace>")
+    serve.add_argument("--webhook-drop", type=float, default=0.0, help=WEBHOOK_DROP_HELP)
     serve.add_argument(
-        "--webhook-drop", type=float, default=0.0, help="share of webhooks never sent (0-1)"
+        "--webhook-duplicates", type=float, default=0.0, help=WEBHOOK_DUPLICATES_HELP
     )
+    serve.add_argument("--sales-per-minute", type=float, default=0.0, help=SALES_PER_MINUTE_HELP)
+    # The earlier name of --sales-per-minute (`synchub live` always said it this way).
     serve.add_argument(
-        "--webhook-duplicates", type=float, default=0.0, help="share of webhooks sent twice (0-1)"
-    )
-    serve.add_argument(
-        "--live-rate", type=float, default=0.0, help="random sales per minute (0: none)"
+        "--live-rate",
+        type=float,
+        dest="sales_per_minute",
+        default=argparse.SUPPRESS,
+        help=argparse.SUPPRESS,
     )
     serve.set_defaults(func=_cmd_sandbox_serve)
     catalog = sandbox_commands.add_parser("catalog", help="write the sandbox world's catalog CSV")
@@ -287,7 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("store_id")
     link.add_argument("listing_id")
     link.add_argument("sku")
-    link.add_argument("--variation", default="", help="variation id, if the listing has them")
+    link.add_argument(
+        "--variation-id", default="", help="the listing's variation, if it has variations"
+    )
+    # The earlier name of --variation-id (ids are `--<thing>-id` everywhere else).
+    link.add_argument(
+        "--variation", dest="variation_id", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
     link.set_defaults(func=_cmd_link)
     categories_cli.register(commands)
     webhooks_cli.register(commands)
@@ -301,11 +446,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command in WAREHOUSE_COMMANDS:
+            checked_warehouse_url()
         return int(args.func(args))
+    except Refused as exc:
+        print(f"synchub {args.command}: {exc}", file=sys.stderr)
+        return 2
     except Exception as exc:  # one readable line for people; -v shows the traceback
         if args.verbose:
             raise
-        print(f"synchub {args.command}: {exc}", file=sys.stderr)
+        print(f"synchub {args.command}: {describe_error(exc)}", file=sys.stderr)
         return 1
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.marketplaces import amazon, bling, mercadolivre, shopee, tiktok
+from synchub_pipelines.marketplaces.errors import MarketplaceError
 from synchub_pipelines.marketplaces.tokens import MemoryTokenStore, TokenSet, TokenStore
 from synchub_pipelines.models import Marketplace, Store
 from synchub_pipelines.warehouse.stores import register_store
@@ -21,6 +26,40 @@ def mercadolivre_app_from_env() -> mercadolivre.MercadoLivreApp:
     return marketplaces_from_env().mercadolivre.app()
 
 
+# (operation prefix, what, base URL, the variable that sets it): the first whose prefix
+# starts the failed operation's name is where that call went.
+Route = tuple[str, str, str, str]
+
+
+def host_of(url: str) -> str:
+    """host[:port] of a base URL: never its user, password, path or query."""
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return url.split("?", 1)[0]
+    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+
+
+@contextmanager
+def naming_hosts(*routes: Route) -> Iterator[None]:
+    """Add where a failed call went to its error.
+
+    The HTTP layer names the marketplace and the operation but not the host, and connecting
+    an account is when a wrong SYNCHUB_*_URL, a proxy or a firewall shows up: the operator
+    needs the host and the variable to check. The error keeps its type and fields (callers
+    may retry on them); only its message grows.
+    """
+    try:
+        yield
+    except MarketplaceError as exc:
+        _, what, url, variable = next(
+            (route for route in routes if exc.operation.startswith(route[0])), routes[-1]
+        )
+        where = f"{what} at {host_of(url)} ({variable})"
+        said = str(exc.args[0]) if exc.args else exc.detail
+        exc.args = (f"{said}; {'could not reach ' if exc.status is None else ''}{where}",)
+        raise
+
+
 def connect_mercadolivre(
     app: mercadolivre.MercadoLivreApp,
     code: str,
@@ -31,12 +70,13 @@ def connect_mercadolivre(
     """Exchange an authorization code, identify the seller, store tokens and register the store."""
     http = app.new_http()
     try:
-        seller_id, tokens = app.exchange_code(http, code)
-        probe = Store.of(Marketplace.MERCADOLIVRE, seller_id, name=seller_id, tenant=tenant)
-        scratch = MemoryTokenStore()
-        scratch.save(probe.store_id, tokens)
-        client = mercadolivre.MercadoLivreClient(app, probe, scratch, buyer_salt="", http=http)
-        me = client.me()
+        with naming_hosts(("", "the Mercado Livre API", app.api_url, "SYNCHUB_ML_API_URL")):
+            seller_id, tokens = app.exchange_code(http, code)
+            probe = Store.of(Marketplace.MERCADOLIVRE, seller_id, name=seller_id, tenant=tenant)
+            scratch = MemoryTokenStore()
+            scratch.save(probe.store_id, tokens)
+            client = mercadolivre.MercadoLivreClient(app, probe, scratch, buyer_salt="", http=http)
+            me = client.me()
     finally:
         http.close()
     store = Store.of(
@@ -59,8 +99,12 @@ def connect_tiktok(
     """Exchange a TikTok Shop authorization code; the grant's shop becomes the store."""
     http = app.new_http()
     try:
-        shop_id, tokens = app.exchange_code(http, code, shop_id)
-        names = {shop.id: shop.name for shop in app.authorized_shops(http, tokens)}
+        with naming_hosts(
+            ("oauth.", "TikTok Shop's authorization host", app.auth_url, "SYNCHUB_TIKTOK_AUTH_URL"),
+            ("", "the TikTok Shop API", app.api_url, "SYNCHUB_TIKTOK_API_URL"),
+        ):
+            shop_id, tokens = app.exchange_code(http, code, shop_id)
+            names = {shop.id: shop.name for shop in app.authorized_shops(http, tokens)}
     finally:
         http.close()
     store = Store.of(Marketplace.TIKTOK, shop_id, name=names.get(shop_id) or shop_id, tenant=tenant)
@@ -81,7 +125,8 @@ def connect_shopee(
         raise ValueError(f"a Shopee shop_id is a number, not {shop_id!r}")
     http = app.new_http(shop_id=shop_id)
     try:
-        tokens = app.exchange_code(http, code, int(shop_id))
+        with naming_hosts(("", "the Shopee API", app.api_url, "SYNCHUB_SHOPEE_API_URL")):
+            tokens = app.exchange_code(http, code, int(shop_id))
     finally:
         http.close()
     store = Store.of(Marketplace.SHOPEE, shop_id, name=f"Shopee {shop_id}", tenant=tenant)
@@ -99,7 +144,8 @@ def connect_amazon(
     """Connect a selling partner from the refresh token Seller Central issued (private app)."""
     http = app.new_lwa_http()
     try:
-        tokens = app.connect_with_refresh_token(http, refresh_token)
+        with naming_hosts(("", "Login with Amazon", app.lwa_url, "SYNCHUB_AMAZON_LWA_URL")):
+            tokens = app.connect_with_refresh_token(http, refresh_token)
     finally:
         http.close()
     store = Store.of(Marketplace.AMAZON, selling_partner_id, name=selling_partner_id, tenant=tenant)
@@ -122,7 +168,8 @@ def connect_bling(
     """
     client = bling.BlingClient(app, token_store, account_id)
     try:
-        client.connect(code)
-        return client.deposits()
+        with naming_hosts(("", "the Bling API", app.api_url, "SYNCHUB_BLING_API_URL")):
+            client.connect(code)
+            return client.deposits()
     finally:
         client.close()

@@ -133,7 +133,7 @@ def test_cli_lists_and_accepts_suggestions(
     with pytest.raises(SystemExit, match="no pending suggestion for moda on shopee"):
         main(["categories", "accept", "moda", "shopee"])
     assert main(["categories", "accept", "moda", "shopee", "--category-id", "100001"]) == 0
-    assert main(["categories", "accept", "--all", "--only-marketplace", "mercadolivre"]) == 0
+    assert main(["categories", "accept", "--all", "--marketplace", "mercadolivre"]) == 0
     out = capsys.readouterr().out
     assert "moda.meias\tmercadolivre\t→ MLB31450" in out
     nodes = load_tree(tree).by_id

@@ -31,14 +31,21 @@ def register(subparsers: Any) -> None:
         help=f"write mappings into the tree file ({TREE_FILE_VARIABLE}) as manual ones",
     )
     accept.add_argument("category", nargs="?", help="internal category id")
-    accept.add_argument("marketplace", nargs="?", help="mercadolivre, shopee, tiktok or amazon")
+    accept.add_argument(
+        "target",
+        nargs="?",
+        metavar="MARKETPLACE",
+        help="mercadolivre, shopee, tiktok or amazon",
+    )
     accept.add_argument(
         "--category-id", help="the marketplace category to map to (default: the suggestion)"
     )
     accept.add_argument(
         "--all", action="store_true", help="accept every pending suggestion (of --marketplace)"
     )
-    accept.add_argument("--only-marketplace", dest="only", help="with --all: this marketplace")
+    accept.add_argument("--marketplace", help="only this marketplace")
+    # The earlier spelling still parses, hidden from --help.
+    accept.add_argument("--only-marketplace", dest="marketplace", help=argparse.SUPPRESS)
     accept.set_defaults(func=_accept)
 
 
@@ -80,7 +87,7 @@ def _accept(args: argparse.Namespace) -> int:
     from synchub_pipelines.defs.normalization.accept import pending_suggestions, write_mappings
     from synchub_pipelines.defs.normalization.tree_file import CategoryTreeError
 
-    if args.all == bool(args.category or args.marketplace):
+    if args.all == bool(args.category or args.target):
         raise SystemExit("give either CATEGORY MARKETPLACE, or --all")
     tree = _tree_path()
     wanted: dict[tuple[str, str], str] = {}
@@ -89,25 +96,25 @@ def _accept(args: argparse.Namespace) -> int:
             raise SystemExit("--category-id names one mapping; it cannot go with --all")
         wanted = {
             (s.category_id, s.marketplace): s.marketplace_category_id
-            for s in pending_suggestions(_engine(), args.only)
+            for s in pending_suggestions(_engine(), args.marketplace)
         }
     else:
-        if not args.marketplace:
+        if not args.target:
             raise SystemExit("give the marketplace after the category")
         chosen = args.category_id
         if not chosen:
             matching = [
                 s
-                for s in pending_suggestions(_engine(), args.marketplace)
+                for s in pending_suggestions(_engine(), args.target)
                 if s.category_id == args.category
             ]
             if not matching:
                 raise SystemExit(
-                    f"no pending suggestion for {args.category} on {args.marketplace}: "
+                    f"no pending suggestion for {args.category} on {args.target}: "
                     "give --category-id, or materialize category_mappings first"
                 )
             chosen = matching[0].marketplace_category_id
-        wanted = {(args.category, args.marketplace): chosen}
+        wanted = {(args.category, args.target): chosen}
     if not wanted:
         print("no suggestion is waiting: nothing to accept")
         return 0
