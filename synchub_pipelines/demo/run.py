@@ -134,7 +134,10 @@ def snapshot_again(store_ids: Sequence[str], say: Callable[[str], None] = print)
     instance = dg.DagsterInstance.get()
     for store_id in store_ids:
         result = listings_job.execute_in_process(
-            instance=instance, partition_key=store_id, raise_on_error=True
+            instance=instance,
+            partition_key=store_id,
+            raise_on_error=True,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
         assert result.success
     say(f"  ✓ listings, stock_snapshots again for {len(store_ids)} stores (after the sale)")
