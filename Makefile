@@ -5,16 +5,26 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# dbt lives in an environment of its own: dbt-core pins pathspec < 0.13, which the project's
+# linters cannot use; Dagster only runs its executable (SYNCHUB_DBT_EXECUTABLE).
+DBT_VENV  ?= .venv-dbt
+DBT_STAMP := $(DBT_VENV)/.installed
 
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
 .PHONY: demo live test lint typecheck check ui sandbox bench clean install
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(DBT_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
+
+$(DBT_STAMP): dbt-requirements.txt
+	$(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DBT_VENV)/bin/python -m pip install --quiet -r dbt-requirements.txt
+	@touch $(DBT_STAMP)
 
 install: $(STAMP)
 
@@ -51,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/backfill.py
 
 clean:
-	rm -rf $(VENV) data/warehouse.sqlite* data/dagster_home .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DBT_VENV) data/warehouse.sqlite* data/dagster_home .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from synchub_pipelines.defs.catalog.assets import central_products, central_stoc
 from synchub_pipelines.defs.catalog.source import CatalogResource, source_from_env
 from synchub_pipelines.defs.checks import checks
 from synchub_pipelines.defs.events import definitions as events
+from synchub_pipelines.defs.freshness import apply_freshness
 from synchub_pipelines.defs.listings import definitions as listings
 from synchub_pipelines.defs.marketplaces import BlingResource, MarketplacesResource
 from synchub_pipelines.defs.normalization import definitions as normalization
@@ -76,3 +77,5 @@ defs = dg.Definitions.merge(
     stock.defs,
     alerts.defs,
 )
+# Nothing goes stale silently: every asset that should be fresh says how fresh.
+defs = apply_freshness(defs)

@@ -152,7 +152,9 @@ def materialize_everything(
     say: Callable[[str], None] = print,
     normalize: bool = True,
 ) -> list[str]:
-    """Materialize every asset in dependency order, with checks; returns failed ERROR checks.
+    """Run the code location's own jobs in dependency order, each with the checks of its
+    assets; returns the ERROR checks that failed. The runs carry the jobs' names, so the UI
+    shows what an operator would launch.
 
     `normalize=False` stops after the ingestion domains (the normalization files describe
     the demo world; other worlds have their own tests).
@@ -165,32 +167,29 @@ def materialize_everything(
     instance = instance or dg.DagsterInstance.get()
     sync_store_partitions(instance, store_ids)
     resources = resources if resources is not None else dict(defs.resources or {})
-    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
-    by_key = {key.to_user_string(): a for a in assets for key in a.keys}
-    checks = [c for c in defs.asset_checks or [] if isinstance(c, dg.AssetChecksDefinition)]
+    # The same assets, checks and jobs, with the caller's resources (tests bring their own).
+    located = dg.Definitions(
+        assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=resources
+    )
     failed_checks: list[str] = []
 
     def run(
-        selection: list[str], ops: dict[str, object] | None = None, note: str = "", **kw: object
+        job_name: str,
+        ops: dict[str, object] | None = None,
+        note: str = "",
+        partition_key: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
-        picked = [by_key[name] for name in selection]
-        own_checks = [
-            c
-            for c in checks
-            if any(k.asset_key.to_user_string() in selection for k in c.check_keys)
-        ]
-        others = [a for a in assets if a not in picked]
-        result = dg.materialize(
-            [*picked, *own_checks, *others],
-            selection=selection,
+        job = located.resolve_job_def(job_name)
+        result = job.execute_in_process(
             instance=instance,
-            resources=resources,
+            partition_key=partition_key,
+            tags=tags,
             raise_on_error=True,
             run_config={
                 "loggers": {"console": {"config": {"log_level": "WARNING"}}},
                 **({"ops": ops} if ops else {}),
             },
-            **kw,  # type: ignore[arg-type]
         )
         failed = [
             e.check_name
@@ -198,54 +197,43 @@ def materialize_everything(
             if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
         ]
         failed_checks.extend(failed)
-        label = ", ".join(selection) + (
-            f" [{kw.get('partition_key')}]" if "partition_key" in kw else ""
-        )
-        label += note
+        label = job_name + (f" [{partition_key}]" if partition_key else "") + note
         say(f"  ✓ {label}" + (f"  (failed checks: {failed})" if failed else ""))
 
     say("materializing:")
-    run(["central_products", "central_stock", "stores"])
+    run("catalog_job")
     for store_id in store_ids:
-        run(["listings", "stock_snapshots"], partition_key=store_id)
-    run(["listing_links"])
+        run("listings_job", partition_key=store_id)
+    run("listing_links_job")
     end_day = last_day or date.fromisoformat(order_date_partitions.get_last_partition_key() or "")
     start = dg.MultiPartitionKey({"date": first_day.isoformat(), "store": store_ids[0]})
     end = dg.MultiPartitionKey({"date": end_day.isoformat(), "store": store_ids[-1]})
     run(
-        ["orders", "order_items"],
+        "orders_job",
         tags={
             "dagster/asset_partition_range_start": str(start),
             "dagster/asset_partition_range_end": str(end),
         },
+        note=f" ({first_day} to {end_day}, every store)",
     )
-    # The first refresh reads every order once (later ones stay within the budget per run).
     for store_id in store_ids:
+        # The first refresh reads every order once (later ones stay within the budget).
         run(
-            ["shipments", "order_fees"],
+            "order_facts_job",
             ops={"order_facts": {"config": {"max_orders": FIRST_REFRESH_ORDERS}}},
             partition_key=store_id,
         )
-        run(["questions"], partition_key=store_id)
+        run("questions_job", partition_key=store_id)
+        run("order_reconciliation_job", partition_key=store_id)
     if not normalize:
         return failed_checks
-    run(
-        [
-            "internal_categories",
-            "marketplace_categories",
-            "category_mappings",
-            "marketplace_required_attributes",
-            "product_attributes_normalized",
-            "listing_readiness",
-        ]
-    )
+    run("category_tree_job")
+    run("marketplace_trees_job")
+    run("normalization_nightly_job")
     # The ERP follows the internal tree: the plan first (nothing written), then for real.
     catalog = resources.get("catalog")
     bling = getattr(catalog, "bling", None)
-    for dry_run in (True, False) if bling is not None and bling.configured else ():
-        run(
-            ["bling_category_sync"],
-            ops={"bling_category_sync": {"config": {"dry_run": dry_run}}},
-            note=" (dry run: the plan only)" if dry_run else "",
-        )
+    if bling is not None and bling.configured:
+        run("bling_category_plan_job", note=" (dry run: the plan only)")
+        run("bling_category_sync_job")
     return failed_checks

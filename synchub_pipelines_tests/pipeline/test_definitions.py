@@ -69,3 +69,19 @@ def test_store_schedules_skip_unconfigured_marketplaces_with_the_reason(sqlite_u
     with dg.build_schedule_context(resources=resources) as context:
         only_ml = questions_schedule.evaluate_tick(context)
     assert "no connected store of mercadolivre" in (only_ml.skip_message or "")
+
+
+def test_every_asset_that_holds_data_says_how_fresh_it_should_be() -> None:
+    from synchub_pipelines.defs.freshness import OWN
+
+    graph = defs.resolve_asset_graph()
+    actions = {key for key, policy in OWN.items() if policy is None}
+    stale_silently = [
+        key.to_user_string()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable
+        and key.to_user_string() not in actions
+        and graph.get(key).freshness_policy is None
+    ]
+    assert stale_silently == []
+    assert graph.get(dg.AssetKey("stock_snapshots")).freshness_policy is not None

@@ -13,6 +13,12 @@ listings_job = dg.define_asset_job(
     description="Listings and a stock snapshot of one store.",
 )
 
+listing_links_job = dg.define_asset_job(
+    "listing_links_job",
+    selection=dg.AssetSelection.assets(listing_links),
+    description="Binds every listing variation to its central SKU (also run by automation).",
+)
+
 listings_refresh_schedule = per_store_schedule(
     "listings_refresh",
     listings_job,
@@ -32,7 +38,7 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 
 defs = dg.Definitions(
     assets=[listings, listing_links, stock_snapshots],
-    jobs=[listings_job],
+    jobs=[listings_job, listing_links_job],
     schedules=[listings_refresh_schedule],
     sensors=[automation_sensor],
 )

@@ -9,6 +9,11 @@ from synchub_pipelines.defs.orders.facts import order_facts
 from synchub_pipelines.defs.orders.questions import questions
 from synchub_pipelines.defs.store_schedules import per_store_schedule
 
+orders_job = dg.define_asset_job(
+    "orders_job",
+    selection=dg.AssetSelection.assets("orders", "order_items"),
+    description="Orders and lines of a range of business dates × stores (a backfill).",
+)
 order_facts_job = dg.define_asset_job(
     "order_facts_job",
     selection=dg.AssetSelection.assets("shipments", "order_fees"),
@@ -41,6 +46,6 @@ defs = dg.Definitions(
     asset_checks=[
         *order_fact_checks,
     ],
-    jobs=[order_facts_job, questions_job],
+    jobs=[orders_job, order_facts_job, questions_job],
     schedules=[order_facts_schedule, questions_schedule],
 )
