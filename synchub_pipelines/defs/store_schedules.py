@@ -22,6 +22,7 @@ def per_store_schedule(
     cron_schedule: str,
     description: str,
     only: Collection[str] | None = None,
+    execution_timezone: str | None = None,
 ) -> dg.ScheduleDefinition:
     """Every tick, one run of `job` per connected store (of the marketplaces `only` names,
     if given)."""
@@ -30,6 +31,7 @@ def per_store_schedule(
         name=name,
         job=job,
         cron_schedule=cron_schedule,
+        execution_timezone=execution_timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=description,
     )

@@ -24,9 +24,9 @@ from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.orders.sync import upsert_orders
 from synchub_pipelines.defs.partitions import store_partitions
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.store_schedules import per_store_schedule
 from synchub_pipelines.models import Marketplace, Store
 from synchub_pipelines.warehouse.schema_events import reconciliation_repairs, reconciliation_runs
-from synchub_pipelines.warehouse.stores import load_stores
 
 CHECK_NAME = "no_orders_lost"
 
@@ -185,25 +185,10 @@ order_reconciliation_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(
-    job=order_reconciliation_job,
-    cron_schedule="0 4 * * *",
+order_reconciliation_schedule = per_store_schedule(
+    "order_reconciliation_schedule",
+    order_reconciliation_job,
+    "0 4 * * *",
+    "Every night at 04:00 (São Paulo), one reconciliation run per connected store.",
     execution_timezone="America/Sao_Paulo",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every night at 04:00 (São Paulo), one reconciliation run per connected store.",
 )
-def order_reconciliation_schedule(
-    context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource
-) -> list[dg.RunRequest] | dg.SkipReason:
-    stores = load_stores(warehouse.engine())
-    if not stores:
-        return dg.SkipReason("no connected store")
-    tick = context.scheduled_execution_time or datetime.now(UTC)
-    return [
-        dg.RunRequest(
-            run_key=f"reconcile:{store.store_id}:{tick.date().isoformat()}",
-            partition_key=store.store_id,
-            tags={"synchub/store": store.store_id, "synchub/marketplace": store.marketplace.value},
-        )
-        for store in stores
-    ]
