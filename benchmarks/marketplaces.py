@@ -153,9 +153,13 @@ def main() -> int:
     ):
         configure_sandbox_env(api)
         for marketplace in wanted:
-            rate, _ = next(iter(QUOTAS[marketplace].values()))
+            rate, burst = next(iter(QUOTAS[marketplace].values()))
             if marketplace in CLIENT_PACE:
+                # As an operator would: the pace and the burst the app was granted.
                 os.environ[CLIENT_PACE[marketplace]] = str(rate)
+                os.environ[CLIENT_PACE[marketplace].replace("REQUESTS_PER_SECOND", "BURST")] = str(
+                    burst
+                )
         os.environ["SYNCHUB_AMAZON_RATE_SCALE"] = "1"
         engine = engine_for(url)
         migrate(engine)

@@ -24,6 +24,12 @@ def _setting(name: str, default: str = "") -> str:
     return os.environ.get(name, "").strip() or default
 
 
+def _burst(name: str) -> float | None:
+    """A granted burst (requests at once), or None: the client then bursts one second's worth."""
+    raw = _setting(name)
+    return float(raw) if raw else None
+
+
 def _secret(name: str, resolve: bool) -> Any:
     """An EnvVar for the code location, the value for the CLI; '' when unset."""
     if not os.environ.get(name):
@@ -42,6 +48,9 @@ class MercadoLivreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     requests_per_second: float = Field(
         default=50.0, description="Client-side pace; ML publishes no number, 429s slow it further"
     )
+    burst: float | None = Field(
+        default=None, description="Burst the app is granted (SYNCHUB_ML_BURST; default: 1 s)"
+    )
 
     @classmethod
     def from_environment(cls, resolve: bool = False) -> Self:
@@ -54,6 +63,7 @@ class MercadoLivreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             api_url=_setting("SYNCHUB_ML_API_URL", mercadolivre.PRODUCTION_API_URL),
             auth_url=_setting("SYNCHUB_ML_AUTH_URL", mercadolivre.PRODUCTION_AUTH_URL),
             requests_per_second=float(_setting("SYNCHUB_ML_REQUESTS_PER_SECOND", "50")),
+            burst=_burst("SYNCHUB_ML_BURST"),
         )
 
     @property
@@ -72,6 +82,7 @@ class MercadoLivreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             api_url=self.api_url,
             auth_url=self.auth_url,
             requests_per_second=self.requests_per_second,
+            burst=self.burst,
         )
 
 
@@ -84,6 +95,9 @@ class TikTokResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     api_url: str = tiktok.PRODUCTION_API_URL
     auth_url: str = tiktok.PRODUCTION_AUTH_URL
     requests_per_second: float = tiktok.DEFAULT_REQUESTS_PER_SECOND
+    burst: float | None = Field(
+        default=None, description="Burst the app is granted (SYNCHUB_TIKTOK_BURST; default: 1 s)"
+    )
 
     @classmethod
     def from_environment(cls, resolve: bool = False) -> Self:
@@ -98,6 +112,7 @@ class TikTokResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                     "SYNCHUB_TIKTOK_REQUESTS_PER_SECOND", str(tiktok.DEFAULT_REQUESTS_PER_SECOND)
                 )
             ),
+            burst=_burst("SYNCHUB_TIKTOK_BURST"),
         )
 
     @property
@@ -116,6 +131,7 @@ class TikTokResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             api_url=self.api_url,
             auth_url=self.auth_url,
             requests_per_second=self.requests_per_second,
+            burst=self.burst,
         )
 
 
@@ -137,6 +153,9 @@ class ShopeeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         default=shopee.DEFAULT_REQUESTS_PER_SECOND,
         description="Client-side pace per shop; Shopee publishes no number, 429s slow it further",
     )
+    burst: float | None = Field(
+        default=None, description="Burst the app is granted (SYNCHUB_SHOPEE_BURST; default: 1 s)"
+    )
 
     @classmethod
     def from_environment(cls, resolve: bool = False) -> Self:
@@ -152,6 +171,7 @@ class ShopeeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
                     "SYNCHUB_SHOPEE_REQUESTS_PER_SECOND", str(shopee.DEFAULT_REQUESTS_PER_SECOND)
                 )
             ),
+            burst=_burst("SYNCHUB_SHOPEE_BURST"),
         )
 
     @property
@@ -171,6 +191,7 @@ class ShopeeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             redirect_uri=self.redirect_uri,
             api_url=self.api_url,
             requests_per_second=self.requests_per_second,
+            burst=self.burst,
         )
 
 

@@ -924,6 +924,8 @@ class MercadoLivreApp:
     api_url: str = PRODUCTION_API_URL
     auth_url: str = PRODUCTION_AUTH_URL
     requests_per_second: float = 50.0
+    # The burst the API grants (None: one second's worth); the budget then holds it too.
+    burst: float | None = None
     http: HttpSettings = field(default_factory=HttpSettings)
     payments_url: str | None = None
 
@@ -937,7 +939,9 @@ class MercadoLivreApp:
 
     def new_http(self, transport: httpx.BaseTransport | None = None) -> ApiHttp:
         limiter = shared_limiter(
-            f"{MARKETPLACE}:{self.client_id}", self.requests_per_second, self.requests_per_second
+            f"{MARKETPLACE}:{self.client_id}",
+            self.requests_per_second,
+            self.burst or self.requests_per_second,
         )
         return ApiHttp(MARKETPLACE, self.api_url, classify, limiter, self.http, transport)
 

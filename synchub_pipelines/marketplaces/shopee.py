@@ -1488,6 +1488,8 @@ class ShopeeApp:
     redirect_uri: str = ""
     api_url: str = PRODUCTION_API_URL
     requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND
+    # The burst the API grants (None: one second's worth); the budget then holds it too.
+    burst: float | None = None
     http: HttpSettings = field(default_factory=HttpSettings)
     clock: Callable[[], float] = time.time
 
@@ -1496,7 +1498,9 @@ class ShopeeApp:
     ) -> ApiHttp:
         """An HTTP client paced per partner and shop (Shopee's quotas are per both)."""
         key = f"{MARKETPLACE}:{self.partner_id}" + (f":{shop_id}" if shop_id else "")
-        limiter = shared_limiter(key, self.requests_per_second, self.requests_per_second)
+        limiter = shared_limiter(
+            key, self.requests_per_second, self.burst or self.requests_per_second
+        )
         return ApiHttp(MARKETPLACE, self.api_url, classify, limiter, self.http, transport)
 
     def _timestamp(self) -> int:

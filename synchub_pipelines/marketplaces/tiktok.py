@@ -1014,6 +1014,8 @@ class TikTokApp:
     auth_url: str = PRODUCTION_AUTH_URL
     services_url: str = PRODUCTION_SERVICES_URL
     requests_per_second: float = DEFAULT_REQUESTS_PER_SECOND
+    # The burst the API grants (None: one second's worth); the budget then holds it too.
+    burst: float | None = None
     http: HttpSettings = field(default_factory=HttpSettings)
 
     def new_http(
@@ -1021,7 +1023,9 @@ class TikTokApp:
     ) -> ApiHttp:
         """An HTTP client paced per app and shop (TikTok's quotas are per shop and app)."""
         key = f"{MARKETPLACE}:{self.app_key}" + (f":{shop_id}" if shop_id else "")
-        limiter = shared_limiter(key, self.requests_per_second, self.requests_per_second)
+        limiter = shared_limiter(
+            key, self.requests_per_second, self.burst or self.requests_per_second
+        )
         return ApiHttp(MARKETPLACE, self.api_url, classify, limiter, self.http, transport)
 
     def authorization_url(self, state: str | None = None) -> tuple[str, str]:
