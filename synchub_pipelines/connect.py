@@ -1,4 +1,9 @@
-"""Connecting a marketplace account: authorization URL, code exchange, store registration."""
+"""Connecting a marketplace account: authorization URL, code exchange, store registration.
+
+A store belongs to one tenant. Connecting names it (`tenant`), or, left out, keeps the
+tenant a reconnected store already has (a new store goes to `default`): renewing a
+consent must not move a merchant's store into another merchant's catalog.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,12 @@ from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
+from synchub_pipelines.defs.stores.tenants import DEFAULT_TENANT, require_tenant
 from synchub_pipelines.marketplaces import amazon, bling, mercadolivre, shopee, tiktok
 from synchub_pipelines.marketplaces.errors import MarketplaceError
 from synchub_pipelines.marketplaces.tokens import MemoryTokenStore, TokenSet, TokenStore
 from synchub_pipelines.models import Marketplace, Store
-from synchub_pipelines.warehouse.stores import register_store
+from synchub_pipelines.warehouse.stores import load_store, register_store
 
 
 def marketplaces_from_env() -> MarketplacesResource:
@@ -65,27 +71,22 @@ def connect_mercadolivre(
     code: str,
     engine: Engine,
     token_store: TokenStore,
-    tenant: str = "default",
+    tenant: str | None = None,
 ) -> Store:
     """Exchange an authorization code, identify the seller, store tokens and register the store."""
     http = app.new_http()
     try:
         with naming_hosts(("", "the Mercado Livre API", app.api_url, "SYNCHUB_ML_API_URL")):
             seller_id, tokens = app.exchange_code(http, code)
-            probe = Store.of(Marketplace.MERCADOLIVRE, seller_id, name=seller_id, tenant=tenant)
+            probe = Store.of(Marketplace.MERCADOLIVRE, seller_id, name=seller_id)
             scratch = MemoryTokenStore()
             scratch.save(probe.store_id, tokens)
             client = mercadolivre.MercadoLivreClient(app, probe, scratch, buyer_salt="", http=http)
             me = client.me()
     finally:
         http.close()
-    store = Store.of(
-        Marketplace.MERCADOLIVRE,
-        seller_id,
-        name=str(me.get("nickname") or seller_id),
-        tenant=tenant,
-    )
-    return _register(engine, token_store, store, tokens)
+    store = Store.of(Marketplace.MERCADOLIVRE, seller_id, name=str(me.get("nickname") or seller_id))
+    return _register(engine, token_store, store, tokens, tenant)
 
 
 def connect_tiktok(
@@ -93,7 +94,7 @@ def connect_tiktok(
     code: str,
     engine: Engine,
     token_store: TokenStore,
-    tenant: str = "default",
+    tenant: str | None = None,
     shop_id: str | None = None,
 ) -> Store:
     """Exchange a TikTok Shop authorization code; the grant's shop becomes the store."""
@@ -107,8 +108,8 @@ def connect_tiktok(
             names = {shop.id: shop.name for shop in app.authorized_shops(http, tokens)}
     finally:
         http.close()
-    store = Store.of(Marketplace.TIKTOK, shop_id, name=names.get(shop_id) or shop_id, tenant=tenant)
-    return _register(engine, token_store, store, tokens)
+    store = Store.of(Marketplace.TIKTOK, shop_id, name=names.get(shop_id) or shop_id)
+    return _register(engine, token_store, store, tokens, tenant)
 
 
 def connect_shopee(
@@ -117,7 +118,7 @@ def connect_shopee(
     shop_id: str,
     engine: Engine,
     token_store: TokenStore,
-    tenant: str = "default",
+    tenant: str | None = None,
 ) -> Store:
     """Exchange the code of Shopee's consent redirect (it names the shop) and register it."""
     shop_id = shop_id.strip()
@@ -129,8 +130,8 @@ def connect_shopee(
             tokens = app.exchange_code(http, code, int(shop_id))
     finally:
         http.close()
-    store = Store.of(Marketplace.SHOPEE, shop_id, name=f"Shopee {shop_id}", tenant=tenant)
-    return _register(engine, token_store, store, tokens)
+    store = Store.of(Marketplace.SHOPEE, shop_id, name=f"Shopee {shop_id}")
+    return _register(engine, token_store, store, tokens, tenant)
 
 
 def connect_amazon(
@@ -139,7 +140,7 @@ def connect_amazon(
     refresh_token: SecretStr,
     engine: Engine,
     token_store: TokenStore,
-    tenant: str = "default",
+    tenant: str | None = None,
 ) -> Store:
     """Connect a selling partner from the refresh token Seller Central issued (private app)."""
     http = app.new_lwa_http()
@@ -148,11 +149,24 @@ def connect_amazon(
             tokens = app.connect_with_refresh_token(http, refresh_token)
     finally:
         http.close()
-    store = Store.of(Marketplace.AMAZON, selling_partner_id, name=selling_partner_id, tenant=tenant)
-    return _register(engine, token_store, store, tokens)
+    store = Store.of(Marketplace.AMAZON, selling_partner_id, name=selling_partner_id)
+    return _register(engine, token_store, store, tokens, tenant)
 
 
-def _register(engine: Engine, token_store: TokenStore, store: Store, tokens: TokenSet) -> Store:
+def store_tenant(engine: Engine, store_id: str, tenant: str | None) -> str:
+    """The tenant a store is registered under: the one asked for, checked against the
+    configuration, else the one it has, else `default`."""
+    if tenant is None:
+        existing = load_store(engine, store_id, missing_ok=True)
+        return existing.tenant if existing is not None else DEFAULT_TENANT
+    return require_tenant(tenant)
+
+
+def _register(
+    engine: Engine, token_store: TokenStore, store: Store, tokens: TokenSet, tenant: str | None
+) -> Store:
+    # Checked before anything is kept: an unknown tenant leaves no tokens behind.
+    store = store.model_copy(update={"tenant": store_tenant(engine, store.store_id, tenant)})
     token_store.save(store.store_id, tokens)
     register_store(engine, store)
     return store

@@ -39,6 +39,13 @@ def secret_key() -> bytes:
     return path.read_bytes().strip()
 
 
+def tenants_file() -> Path | None:
+    """SYNCHUB_TENANTS_FILE: the merchants beyond `default` sharing this deployment (YAML or
+    JSON, see synchub_pipelines/defs/stores/tenants.py); None when unset."""
+    configured = os.environ.get("SYNCHUB_TENANTS_FILE", "").strip()
+    return Path(configured) if configured else None
+
+
 DEFAULT_ORDERS_START_DATE = "2025-01-01"
 ORDERS_START_FILE = "orders_start_date"
 

@@ -60,7 +60,8 @@ checks: list[dg.AssetChecksDefinition] = [
         "central_products",
         "kit_components_known",
         "SELECT c.kit_sku, c.component_sku FROM product_components c "
-        "LEFT JOIN central_products p ON p.sku = c.component_sku WHERE p.sku IS NULL",
+        "LEFT JOIN central_products p ON p.tenant = c.tenant AND p.sku = c.component_sku "
+        "WHERE p.sku IS NULL",
         "Every kit component is a SKU of the catalog.",
     ),
     no_rows_check(
@@ -85,7 +86,8 @@ checks: list[dg.AssetChecksDefinition] = [
         "listing_links_no_orphans",
         "SELECT k.store_id, k.listing_id, k.variation_id, k.sku FROM listing_links k "
         "LEFT JOIN listings l ON l.store_id = k.store_id AND l.listing_id = k.listing_id "
-        "AND l.variation_id = k.variation_id LEFT JOIN central_products p ON p.sku = k.sku "
+        "AND l.variation_id = k.variation_id "
+        "LEFT JOIN central_products p ON p.tenant = k.tenant AND p.sku = k.sku "
         "WHERE l.listing_id IS NULL OR p.sku IS NULL",
         "Every link joins an existing listing to an existing SKU.",
     ),

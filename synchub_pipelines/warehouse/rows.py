@@ -1,8 +1,12 @@
-"""Canonical models → warehouse batches (the only place that knows both shapes)."""
+"""Canonical models → warehouse batches (the only place that knows both shapes).
+
+The canonical models know no tenant (a product is a product, whoever sells it): the
+catalog's batches take the tenant they belong to, and a link the tenant of its store.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from synchub_pipelines.models import (
@@ -23,6 +27,7 @@ from synchub_pipelines.models import (
     Store,
 )
 from synchub_pipelines.warehouse import schema, schema_orders
+from synchub_pipelines.warehouse.schema import DEFAULT_TENANT
 from synchub_pipelines.warehouse.upsert import Batch, Prune
 
 
@@ -52,12 +57,15 @@ def store_batch(stores: Iterable[Store], connected_at: datetime) -> Batch:
 
 
 def product_batches(
-    products: Sequence[CentralProduct], components: Sequence[ProductComponent]
+    products: Sequence[CentralProduct],
+    components: Sequence[ProductComponent],
+    tenant: str = DEFAULT_TENANT,
 ) -> tuple[Batch, Batch, Prune]:
     product_rows = _batch(
         schema.central_products,
         (
             (
+                tenant,
                 p.sku,
                 p.parent_sku,
                 p.name,
@@ -78,18 +86,22 @@ def product_batches(
     )
     component_rows = _batch(
         schema.product_components,
-        ((c.kit_sku, c.component_sku, c.quantity) for c in components),
+        ((tenant, c.kit_sku, c.component_sku, c.quantity) for c in components),
     )
     # A kit whose composition changed loses the components it no longer has.
     prune = Prune(
-        child=component_rows, parent=product_rows, parent_keys=("kit_sku",), parent_columns=("sku",)
+        child=component_rows,
+        parent=product_rows,
+        parent_keys=("tenant", "kit_sku"),
+        parent_columns=("tenant", "sku"),
     )
     return product_rows, component_rows, prune
 
 
-def stock_batch(stock: Iterable[CentralStock]) -> Batch:
+def stock_batch(stock: Iterable[CentralStock], tenant: str = DEFAULT_TENANT) -> Batch:
     return _batch(
-        schema.central_stock, ((s.sku, s.warehouse, s.on_hand, s.updated_at) for s in stock)
+        schema.central_stock,
+        ((tenant, s.sku, s.warehouse, s.on_hand, s.updated_at) for s in stock),
     )
 
 
@@ -119,10 +131,29 @@ def listing_batch(listings: Iterable[Listing]) -> Batch:
     )
 
 
-def link_batch(links: Iterable[ListingLink]) -> Batch:
+def link_batch(
+    links: Iterable[ListingLink], tenants: Mapping[str, str] | str = DEFAULT_TENANT
+) -> Batch:
+    """`tenants`: each store's tenant (store id → tenant), or the one tenant of every link."""
+
+    def tenant_of(store_id: str) -> str:
+        if isinstance(tenants, str):
+            return tenants
+        return tenants.get(store_id, DEFAULT_TENANT)
+
     return _batch(
         schema.listing_links,
-        ((x.store_id, x.listing_id, x.variation_id, x.sku, x.method.value) for x in links),
+        (
+            (
+                x.store_id,
+                x.listing_id,
+                x.variation_id,
+                tenant_of(x.store_id),
+                x.sku,
+                x.method.value,
+            )
+            for x in links
+        ),
     )
 
 

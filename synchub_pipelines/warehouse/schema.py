@@ -1,6 +1,7 @@
 """Warehouse tables (grain → key). Names and columns are the analysts' contract (README).
 
-Marketplace data always carries `store_id`; central data is keyed by `sku`; money is
+Marketplace data always carries `store_id`; central data is keyed by `tenant` and `sku`
+(a SKU means something only inside its tenant, the merchant a store belongs to); money is
 NUMERIC beside a `currency`; `*_at` are UTC instants, `*_date` local business dates.
 `synced_at` says when a row's content last changed (not when it was last seen), so a
 re-run that finds nothing new leaves every row as it was.
@@ -14,6 +15,24 @@ metadata = sa.MetaData()
 
 UtcTimestamp = sa.DateTime(timezone=True)
 Money = sa.Numeric(14, 2)
+DEFAULT_TENANT = "default"
+TENANT_COMMENT = "the merchant the row belongs to (stores.tenant)"
+
+
+def tenant_column(primary_key: bool = True) -> sa.Column[str]:
+    """`tenant`, first in the key of every table whose rows belong to one merchant.
+
+    The server default lets rows written without it (and every row from before tenants
+    existed, see migration 0010) belong to the default tenant."""
+    return sa.Column(
+        "tenant",
+        sa.Text,
+        primary_key=primary_key,
+        nullable=False,
+        server_default=DEFAULT_TENANT,
+        comment=TENANT_COMMENT,
+    )
+
 
 stores = sa.Table(
     "stores",
@@ -22,7 +41,7 @@ stores = sa.Table(
     sa.Column("marketplace", sa.Text, nullable=False),
     sa.Column("seller_id", sa.Text, nullable=False),
     sa.Column("name", sa.Text, nullable=False),
-    sa.Column("tenant", sa.Text, nullable=False, server_default="default"),
+    sa.Column("tenant", sa.Text, nullable=False, server_default=DEFAULT_TENANT),
     sa.Column("timezone", sa.Text, nullable=False, server_default="America/Sao_Paulo"),
     sa.Column("status", sa.Text, nullable=False, server_default="active"),
     sa.Column("connected_at", UtcTimestamp, nullable=False),
@@ -46,6 +65,7 @@ store_credentials = sa.Table(
 central_products = sa.Table(
     "central_products",
     metadata,
+    tenant_column(),
     sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("parent_sku", sa.Text),
     sa.Column("name", sa.Text, nullable=False),
@@ -61,12 +81,13 @@ central_products = sa.Table(
     sa.Column("is_kit", sa.Boolean, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
     sa.Column("synced_at", UtcTimestamp, nullable=False),
-    comment="The central catalog: one row per SKU, variation-level SKUs included.",
+    comment="The central catalog: one row per tenant × SKU, variation-level SKUs included.",
 )
 
 product_components = sa.Table(
     "product_components",
     metadata,
+    tenant_column(),
     sa.Column("kit_sku", sa.Text, primary_key=True),
     sa.Column("component_sku", sa.Text, primary_key=True),
     sa.Column("quantity", sa.Integer, nullable=False),
@@ -77,24 +98,29 @@ product_components = sa.Table(
 central_stock = sa.Table(
     "central_stock",
     metadata,
+    tenant_column(),
     sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("warehouse", sa.Text, primary_key=True),
     sa.Column("on_hand", sa.Integer, nullable=False),
     sa.Column("updated_at", UtcTimestamp, nullable=False),
     sa.Column("synced_at", UtcTimestamp, nullable=False),
-    comment="Physical stock on hand per SKU and warehouse, from the catalog source.",
+    comment="Physical stock on hand per tenant × SKU × warehouse, from the catalog source.",
 )
 
 categories = sa.Table(
     "categories",
     metadata,
+    tenant_column(),
     sa.Column("category_id", sa.Text, primary_key=True, comment="the source's id, or the path"),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("parent_id", sa.Text),
     sa.Column("path", sa.Text, nullable=False, comment='e.g. "Moda > Camisetas"'),
-    sa.Column("source", sa.Text, nullable=False, comment="catalog_file | bling"),
+    sa.Column("source", sa.Text, nullable=False, comment="internal | bling"),
     sa.Column("synced_at", UtcTimestamp, nullable=False),
-    comment="The central catalog's category tree.",
+    comment=(
+        "Each tenant's category trees: its catalog source's (Bling) and the internal tree "
+        "(SYNCHUB_CATEGORY_TREE_FILE, the same for every tenant)."
+    ),
 )
 
 listings = sa.Table(
@@ -130,7 +156,8 @@ listing_links = sa.Table(
     sa.Column("store_id", sa.Text, primary_key=True),
     sa.Column("listing_id", sa.Text, primary_key=True),
     sa.Column("variation_id", sa.Text, primary_key=True),
-    sa.Column("sku", sa.Text, nullable=False),
+    tenant_column(primary_key=False),
+    sa.Column("sku", sa.Text, nullable=False, comment="a SKU of the store's tenant"),
     sa.Column("method", sa.Text, nullable=False, comment="seller_sku | gtin | manual"),
     sa.Column("synced_at", UtcTimestamp, nullable=False),
     comment="Each listing variation bound to exactly one central SKU, with how it matched.",

@@ -6,13 +6,17 @@ each table registers its natural key in `schema.KEYS` itself.
 The internal category tree itself lands in `categories` (source = 'internal'); these
 tables hold what is built around it: its sync to Bling, the marketplaces' own trees and
 attribute rules, the mappings between them, normalized product attributes and readiness.
+
+The tree, its mappings and the marketplaces' rules are the deployment's (one tree file);
+what is about a product — its normalized attributes, per-marketplace values and readiness —
+belongs to the product's tenant and is keyed by tenant and SKU.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from synchub_pipelines.warehouse.schema import KEYS, UtcTimestamp, metadata
+from synchub_pipelines.warehouse.schema import KEYS, UtcTimestamp, metadata, tenant_column
 
 
 def _key(table: sa.Table) -> sa.Table:
@@ -120,6 +124,7 @@ product_attributes_normalized = _key(
     sa.Table(
         "product_attributes_normalized",
         metadata,
+        tenant_column(),
         sa.Column("sku", sa.Text, primary_key=True),
         sa.Column("attribute", sa.Text, primary_key=True, comment="brand|color|size|weight…"),
         sa.Column("value", sa.Text, comment="normalized; NULL when rejected"),
@@ -137,6 +142,7 @@ product_marketplace_attributes = _key(
     sa.Table(
         "product_marketplace_attributes",
         metadata,
+        tenant_column(),
         sa.Column("sku", sa.Text, primary_key=True),
         sa.Column("marketplace", sa.Text, primary_key=True),
         sa.Column("attribute_id", sa.Text, primary_key=True),
@@ -154,6 +160,7 @@ listing_readiness = _key(
     sa.Table(
         "listing_readiness",
         metadata,
+        tenant_column(),
         sa.Column("sku", sa.Text, primary_key=True),
         sa.Column("marketplace", sa.Text, primary_key=True),
         sa.Column("ready", sa.Boolean, nullable=False),

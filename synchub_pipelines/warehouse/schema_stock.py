@@ -3,7 +3,11 @@
 Imported at the end of schema.py so that every table is known wherever the schema is;
 each table registers its natural key in `schema.KEYS` itself.
 
-- `allocatable_stock`: per SKU, what may be offered now (on hand − reserved; kits from
+Everything here belongs to one tenant: figures per SKU are keyed by tenant and SKU (two
+merchants with a common SKU never pool a unit), and rows per listing carry the tenant of
+the listing's store, so each merchant's plan, push state and audit are one WHERE away.
+
+- `allocatable_stock`: per tenant × SKU, what may be offered now (on hand − reserved; kits from
   their components), and `allocatable_stock_history` with one row per change.
 - `stock_push_plan`: per linked listing variation, the quantity it should publish.
 - `stock_listing_state`: what we last know a listing publishes (written or read back).
@@ -14,11 +18,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from synchub_pipelines.warehouse.schema import KEYS, UtcTimestamp, metadata
+from synchub_pipelines.warehouse.schema import KEYS, UtcTimestamp, metadata, tenant_column
 
 allocatable_stock = sa.Table(
     "allocatable_stock",
     metadata,
+    tenant_column(),
     sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("on_hand", sa.Integer, nullable=False, comment="Σ central_stock over warehouses"),
     sa.Column("reserved", sa.Integer, nullable=False, comment="units in open, unshipped orders"),
@@ -26,22 +31,23 @@ allocatable_stock = sa.Table(
     sa.Column("is_kit", sa.Boolean, nullable=False),
     sa.Column("computed_at", UtcTimestamp, nullable=False, comment="when these figures changed"),
     sa.Column("synced_at", UtcTimestamp, nullable=False),
-    comment="Per SKU: units that may be offered on the marketplaces now.",
+    comment="Per tenant × SKU: units that may be offered on the marketplaces now.",
 )
-KEYS[allocatable_stock.name] = ("sku",)
+KEYS[allocatable_stock.name] = ("tenant", "sku")
 
 allocatable_stock_history = sa.Table(
     "allocatable_stock_history",
     metadata,
+    tenant_column(),
     sa.Column("sku", sa.Text, primary_key=True),
     sa.Column("computed_at", UtcTimestamp, primary_key=True),
     sa.Column("on_hand", sa.Integer, nullable=False),
     sa.Column("reserved", sa.Integer, nullable=False),
     sa.Column("allocatable", sa.Integer, nullable=False),
     sa.Column("synced_at", UtcTimestamp, nullable=False),
-    comment="Allocatable stock over time: one row per SKU each time its figures changed.",
+    comment="Allocatable stock over time: one row per tenant × SKU each time its figures changed.",
 )
-KEYS[allocatable_stock_history.name] = ("sku", "computed_at")
+KEYS[allocatable_stock_history.name] = ("tenant", "sku", "computed_at")
 
 stock_push_plan = sa.Table(
     "stock_push_plan",
@@ -49,6 +55,7 @@ stock_push_plan = sa.Table(
     sa.Column("store_id", sa.Text, primary_key=True),
     sa.Column("listing_id", sa.Text, primary_key=True),
     sa.Column("variation_id", sa.Text, primary_key=True),
+    tenant_column(primary_key=False),
     sa.Column("sku", sa.Text, nullable=False),
     sa.Column("marketplace", sa.Text, nullable=False),
     sa.Column("policy", sa.Text, nullable=False, comment="the store's allocation policy"),
@@ -57,7 +64,7 @@ stock_push_plan = sa.Table(
     sa.Column("target_quantity", sa.Integer, nullable=False, comment="what it should publish"),
     sa.Column("planned_at", UtcTimestamp, nullable=False),
     sa.Column("synced_at", UtcTimestamp, nullable=False),
-    sa.Index("ix_stock_push_plan_sku", "sku"),
+    sa.Index("ix_stock_push_plan_sku", "tenant", "sku"),
     comment="Per linked listing variation: the quantity it should publish.",
 )
 KEYS[stock_push_plan.name] = ("store_id", "listing_id", "variation_id")
@@ -68,6 +75,7 @@ stock_listing_state = sa.Table(
     sa.Column("store_id", sa.Text, primary_key=True),
     sa.Column("listing_id", sa.Text, primary_key=True),
     sa.Column("variation_id", sa.Text, primary_key=True),
+    tenant_column(primary_key=False),
     sa.Column("published_quantity", sa.Integer, nullable=False),
     sa.Column("observed_at", UtcTimestamp, nullable=False, comment="written or read back then"),
     sa.Column("last_written_at", UtcTimestamp, comment="our last accepted write"),
@@ -87,6 +95,7 @@ stock_pushes = sa.Table(
     sa.Column("store_id", sa.Text, primary_key=True),
     sa.Column("listing_id", sa.Text, primary_key=True),
     sa.Column("variation_id", sa.Text, primary_key=True),
+    tenant_column(primary_key=False),
     sa.Column("sku", sa.Text, nullable=False),
     sa.Column("marketplace", sa.Text, nullable=False),
     sa.Column("quantity_before", sa.Integer, comment="what the listing published, as known"),
@@ -101,6 +110,7 @@ stock_pushes = sa.Table(
     sa.CheckConstraint("status IN ('planned', 'written', 'failed')", name="ck_stock_pushes_status"),
     sa.Index("ix_stock_pushes_listing", "store_id", "listing_id", "variation_id"),
     sa.Index("ix_stock_pushes_pushed_at", "pushed_at"),
+    sa.Index("ix_stock_pushes_tenant_pushed_at", "tenant", "pushed_at"),
     comment="Audit of every stock write to a marketplace (and of dry-run plans).",
 )
 KEYS[stock_pushes.name] = ("run_id", "attempt", "store_id", "listing_id", "variation_id")

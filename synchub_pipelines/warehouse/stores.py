@@ -44,6 +44,16 @@ def load_stores(engine: Engine, active_only: bool = True) -> list[Store]:
         return [_to_store(row) for row in conn.execute(query).mappings()]
 
 
+def store_tenants(engine: Engine) -> dict[str, str]:
+    """Every store's tenant (inactive stores too: their listings and orders still belong
+    to it)."""
+    with engine.connect() as conn:
+        return {
+            store_id: tenant
+            for store_id, tenant in conn.execute(sa.select(stores.c.store_id, stores.c.tenant))
+        }
+
+
 def load_store(engine: Engine, store_id: str, missing_ok: bool = False) -> Store | None:
     parse_store_id(store_id)  # a clear error for a malformed key, before any query
     with engine.connect() as conn:

@@ -1,20 +1,29 @@
-"""Listings of every connected store, and their links to central SKUs."""
+"""Listings of every connected store, and their links to central SKUs.
+
+A listing links only to a SKU of its store's tenant: two merchants with the same SKU code
+sell different stock, so matching across tenants would pool it.
+"""
+
+from collections import defaultdict
+from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 
 from synchub_pipelines.defs.catalog.assets import central_products
 from synchub_pipelines.defs.common import OWNERS, quarantine, resolve_store, write_metadata
-from synchub_pipelines.defs.listings.linking import ListingRef, link_listings
+from synchub_pipelines.defs.listings.linking import LinkResult, ListingRef, link_listings
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.partitions import store_partitions
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.stores.tenants import DEFAULT_TENANT
 from synchub_pipelines.models import LinkMethod
 from synchub_pipelines.warehouse import upsert
 from synchub_pipelines.warehouse.rows import link_batch, listing_batch
 from synchub_pipelines.warehouse.schema import central_products as products_table
 from synchub_pipelines.warehouse.schema import listing_links as links_table
 from synchub_pipelines.warehouse.schema import listings as listings_table
+from synchub_pipelines.warehouse.stores import store_tenants
 
 GROUP = "listings"
 
@@ -64,9 +73,10 @@ def listings(
     # Re-linked whenever a store's listings or the catalog change (the automation sensor).
     automation_condition=dg.AutomationCondition.eager(),
     description=(
-        "Each listing variation bound to exactly one central SKU (`listing_links`): manual "
-        "links first, then seller SKU, then GTIN. Unmatched listings are reported, never "
-        "guessed. Runs by itself whenever listings or the catalog change."
+        "Each listing variation bound to exactly one central SKU of its store's tenant "
+        "(`listing_links`): manual links first, then seller SKU, then GTIN. Unmatched "
+        "listings are reported, never guessed. Runs by itself whenever listings or the "
+        "catalog change."
     ),
     tags={"domain": "listings"},
 )
@@ -88,21 +98,35 @@ def listing_links(
                 )
             ).mappings()
         ]
-        products = conn.execute(sa.select(products_table.c.sku, products_table.c.gtin)).all()
+        products = conn.execute(
+            sa.select(products_table.c.tenant, products_table.c.sku, products_table.c.gtin)
+        ).all()
         manual = {
             (r.store_id, r.listing_id, r.variation_id): r.sku
             for r in conn.execute(
                 sa.select(links_table).where(links_table.c.method == LinkMethod.MANUAL.value)
             )
         }
-    result = link_listings(
-        refs,
-        [p.sku for p in products],
-        {p.gtin: p.sku for p in products if p.gtin},
-        manual,
-    )
+    tenant_of = store_tenants(engine)
+    by_tenant: dict[str, list[ListingRef]] = defaultdict(list)
+    for ref in refs:
+        by_tenant[tenant_of.get(ref.store_id, DEFAULT_TENANT)].append(ref)
+    catalogs: dict[str, list[Any]] = defaultdict(list)
+    for product in products:
+        catalogs[product.tenant].append(product)
+    result = LinkResult()
+    for tenant, tenant_refs in sorted(by_tenant.items()):
+        catalog = catalogs.get(tenant, [])
+        linked_here = link_listings(
+            tenant_refs,
+            [p.sku for p in catalog],
+            {p.gtin: p.sku for p in catalog if p.gtin},
+            manual,
+        )
+        result.links += linked_here.links
+        result.unmatched += linked_here.unmatched
     with engine.begin() as conn:
-        changed = upsert.write(conn, [link_batch(result.links)])
+        changed = upsert.write(conn, [link_batch(result.links, tenant_of)])
         # Automatic links whose listing went away or stopped matching are dropped.
         linked = {(x.store_id, x.listing_id, x.variation_id) for x in result.links}
         stale = [

@@ -1,5 +1,10 @@
 """Normalization assets: internal tree, its Bling sync, marketplace trees and rules,
-category mappings, normalized attributes and listing readiness."""
+category mappings, normalized attributes and listing readiness.
+
+The internal tree and its mappings are the deployment's (one SYNCHUB_CATEGORY_TREE_FILE);
+everything about a product — its normalized attributes, per-marketplace values and
+readiness — is its tenant's, judged on the marketplaces that tenant's stores are on.
+"""
 
 import json
 import os
@@ -28,7 +33,12 @@ from synchub_pipelines.defs.normalization.attributes_file import (
 from synchub_pipelines.defs.normalization.mapping import CategoryMapping, map_category
 from synchub_pipelines.defs.normalization.marketplace_values import fit
 from synchub_pipelines.defs.normalization.readiness import MappingState, judge
-from synchub_pipelines.defs.normalization.sources import category_sources, client_of, skipped
+from synchub_pipelines.defs.normalization.sources import (
+    category_sources,
+    client_of,
+    skipped,
+    tenant_marketplaces,
+)
 from synchub_pipelines.defs.normalization.store import (
     batch_of,
     category_rows,
@@ -44,6 +54,14 @@ from synchub_pipelines.defs.normalization.tree_file import (
     load_tree,
 )
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.stores.tenants import (
+    DEFAULT_TENANT,
+    TenantsFileError,
+    UnknownTenant,
+    file_tenant,
+    tenant_names,
+    tenant_source,
+)
 from synchub_pipelines.marketplaces.base import reject
 from synchub_pipelines.marketplaces.categories.models import AttributeRule
 from synchub_pipelines.marketplaces.errors import MarketplaceError
@@ -66,6 +84,25 @@ def attributes_file() -> Path | None:
         return Path(configured)
     demo = DEMO_DIR / "product_attributes.csv"
     return demo if demo.is_file() else None
+
+
+def tenant_attributes_file(tenant: str) -> Path | None:
+    """The default tenant's SYNCHUB_PRODUCT_ATTRIBUTES_FILE; another tenant's
+    `product_attributes_file` (none when the tenant is not configured)."""
+    if tenant == DEFAULT_TENANT:
+        return attributes_file()
+    try:
+        settings_of = file_tenant(tenant)
+    except UnknownTenant:
+        return None
+    except TenantsFileError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from None
+    chosen = settings_of.product_attributes_file if settings_of else None
+    return Path(chosen) if chosen else None
+
+
+def _whose(tenant: str, sku: str) -> str:
+    return sku if tenant == DEFAULT_TENANT else f"{tenant}/{sku}"
 
 
 def read_tree() -> CategoryTree:
@@ -96,16 +133,25 @@ def _table(rows: list[list[str]], header: list[str], limit: int = 40) -> dg.Meta
     description=(
         "The merchant's internal category tree (SYNCHUB_CATEGORY_TREE_FILE, a CSV of id, "
         "name, parent and per-marketplace manual mappings) in `categories` with source "
-        "'internal'. A tree with a duplicate id, an unknown parent or a cycle is refused whole."
+        "'internal', once per tenant (every tenant's catalog uses the same tree). A tree "
+        "with a duplicate id, an unknown parent or a cycle is refused whole."
     ),
 )
 def internal_categories(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     tree = read_tree()
+    try:
+        tenants = tenant_names()
+    except TenantsFileError as exc:
+        raise dg.Failure(str(exc), allow_retries=False) from None
     batch = batch_of(
         schema.categories,
-        [(n.category_id, n.name, n.parent_id, n.path, "internal") for n in tree.nodes],
+        [
+            (tenant, n.category_id, n.name, n.parent_id, n.path, "internal")
+            for tenant in tenants
+            for n in tree.nodes
+        ],
     )
     with warehouse.engine().begin() as conn:
         changed = replace(conn, batch, schema.categories.c.source == "internal")
@@ -411,6 +457,25 @@ def marketplace_required_attributes(
 
 def _normalized_values(
     products: list[Any], context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> tuple[dict[tuple[str, str], dict[str, Normalized]], int]:
+    """(tenant, SKU) → normalized attributes, each tenant with its own attributes file."""
+    by_tenant: dict[str, list[Any]] = {}
+    for p in products:
+        by_tenant.setdefault(p["tenant"], []).append(p)
+    values: dict[tuple[str, str], dict[str, Normalized]] = {}
+    rejected = 0
+    for tenant, mine in sorted(by_tenant.items()):
+        found, quarantined = _tenant_values(tenant, mine, context, warehouse)
+        values.update(((tenant, sku), attrs) for sku, attrs in found.items())
+        rejected += quarantined
+    return values, rejected
+
+
+def _tenant_values(
+    tenant: str,
+    products: list[Any],
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
 ) -> tuple[dict[str, dict[str, Normalized]], int]:
     values: dict[str, dict[str, Normalized]] = {}
     children: dict[str, list[str]] = {}
@@ -423,7 +488,7 @@ def _normalized_values(
             mine["weight"] = normalize("weight", f"{p['weight_g']} g", "catalog")
         if p["parent_sku"]:
             children.setdefault(p["parent_sku"], []).append(p["sku"])
-    path = attributes_file()
+    path = tenant_attributes_file(tenant)
     if path is None:
         return values, 0
     try:
@@ -440,6 +505,9 @@ def _normalized_values(
         key = attribute_key(row.attribute)
         for sku in skus:
             values[sku][key] = normalize(key, row.value, "attributes_file")
+    suffix = tenant_source(tenant)
+    if suffix:
+        rejects = [r.model_copy(update={"source": r.source + suffix}) for r in rejects]
     return values, quarantine(warehouse, rejects, context)
 
 
@@ -450,10 +518,11 @@ def _normalized_values(
     tags=TAGS,
     deps=[central_products],
     description=(
-        "Central products' attributes normalized (`product_attributes_normalized`): brand, "
-        "colour, size, material in canonical names, weights in g and dimensions in cm, GTINs "
-        "check-digit validated. Extra attributes come from SYNCHUB_PRODUCT_ATTRIBUTES_FILE. "
-        "Rejected values stay with their reason (status 'rejected')."
+        "Central products' attributes normalized per tenant × SKU "
+        "(`product_attributes_normalized`): brand, colour, size, material in canonical names, "
+        "weights in g and dimensions in cm, GTINs check-digit validated. Extra attributes come "
+        "from SYNCHUB_PRODUCT_ATTRIBUTES_FILE (other tenants: product_attributes_file in the "
+        "tenants file). Rejected values stay with their reason (status 'rejected')."
     ),
 )
 def product_attributes_normalized(
@@ -463,6 +532,7 @@ def product_attributes_normalized(
     values, rejected_rows = _normalized_values(products, context, warehouse)
     rows = [
         (
+            tenant,
             sku,
             key,
             n.value,
@@ -472,14 +542,14 @@ def product_attributes_normalized(
             "ok" if n.ok else "rejected",
             n.reason,
         )
-        for sku, attrs in values.items()
+        for (tenant, sku), attrs in values.items()
         for key, n in sorted(attrs.items())
     ]
     with warehouse.engine().begin() as conn:
         changed = replace(conn, batch_of(tables.product_attributes_normalized, rows))
-    bad = [r for r in rows if r[6] == "rejected"]
+    bad = [r for r in rows if r[7] == "rejected"]
     for r in bad[:5]:
-        context.log.warning(f"{r[0]} {r[1]}: {r[7]}")
+        context.log.warning(f"{_whose(r[0], r[1])} {r[2]}: {r[8]}")
     return dg.MaterializeResult(
         metadata=write_metadata(
             warehouse,
@@ -488,9 +558,9 @@ def product_attributes_normalized(
             changed,
             rejected_rows,
             rejected_values=len(bad),
-            attributes=dg.MetadataValue.json(dict(Counter(r[1] for r in rows))),
+            attributes=dg.MetadataValue.json(dict(Counter(r[2] for r in rows))),
             rejects=_table(
-                [[r[0], r[1], r[4], r[7] or ""] for r in bad],
+                [[_whose(r[0], r[1]), r[2], r[5], r[8] or ""] for r in bad],
                 ["sku", "attribute", "given", "reason"],
             ),
             attributes_file=str(attributes_file() or "none"),
@@ -498,11 +568,11 @@ def product_attributes_normalized(
     )
 
 
-def _load_normalized(conn: sa.Connection) -> dict[str, dict[str, Normalized]]:
+def _load_normalized(conn: sa.Connection) -> dict[tuple[str, str], dict[str, Normalized]]:
     t = tables.product_attributes_normalized
-    out: dict[str, dict[str, Normalized]] = {}
+    out: dict[tuple[str, str], dict[str, Normalized]] = {}
     for r in conn.execute(sa.select(t)):
-        out.setdefault(r.sku, {})[r.attribute] = Normalized(
+        out.setdefault((r.tenant, r.sku), {})[r.attribute] = Normalized(
             r.attribute, r.value, r.unit, r.raw_value, r.source, r.reason
         )
     return out
@@ -515,9 +585,10 @@ def _load_normalized(conn: sa.Connection) -> dict[str, dict[str, Normalized]]:
     tags=TAGS,
     deps=[product_attributes_normalized, marketplace_required_attributes, category_mappings],
     description=(
-        "Per product × connected marketplace: can it be listed, and if not exactly which "
-        "attribute is missing or invalid (`listing_readiness`), with each attribute's value "
-        "fitted to the marketplace's closed lists and units (`product_marketplace_attributes`)."
+        "Per tenant's product × marketplace its stores are on: can it be listed, and if not "
+        "exactly which attribute is missing or invalid (`listing_readiness`), with each "
+        "attribute's value fitted to the marketplace's closed lists and units "
+        "(`product_marketplace_attributes`)."
     ),
 )
 def listing_readiness(
@@ -527,7 +598,7 @@ def listing_readiness(
     engine = warehouse.engine()
     products = load_products(engine)
     rules = load_rules(engine)
-    marketplaces_connected = [s.marketplace for s in category_sources(warehouse)]
+    marketplaces_of = tenant_marketplaces(warehouse)
     with engine.connect() as conn:
         values = _load_normalized(conn)
         stored = _stored_mappings(conn)
@@ -536,7 +607,7 @@ def listing_readiness(
     missing_counter: Counter[str] = Counter()
     for p in products:
         node = tree.resolve(p["category"])
-        for marketplace in marketplaces_connected:
+        for marketplace in marketplaces_of.get(p["tenant"], []):
             mapping = stored.get((node.category_id, marketplace)) if node else None
             state = (
                 MappingState(
@@ -551,7 +622,7 @@ def listing_readiness(
             fitted = []
             if state and state.status in ("manual", "suggested") and state.marketplace_category_id:
                 for rule in rules.get((marketplace, state.marketplace_category_id), []):
-                    item = fit(rule, values.get(p["sku"], {}), p["sku"])
+                    item = fit(rule, values.get((p["tenant"], p["sku"]), {}), p["sku"])
                     if rule.requirement != "optional" or item.status != "missing":
                         fitted.append(item)
             verdict = judge(p["sku"], marketplace, node.path if node else None, state, fitted)
@@ -559,6 +630,7 @@ def listing_readiness(
                 verdict.missing = [f"category: {p['category']!r} is not in the internal tree"]
             readiness_rows.append(
                 (
+                    p["tenant"],
                     p["sku"],
                     marketplace,
                     verdict.ready,
@@ -574,6 +646,7 @@ def listing_readiness(
             )
             value_rows += [
                 (
+                    p["tenant"],
                     p["sku"],
                     marketplace,
                     f.rule.attribute_id,
@@ -588,8 +661,8 @@ def listing_readiness(
     with engine.begin() as conn:
         changed = replace(conn, batch_of(tables.product_marketplace_attributes, value_rows))
         changed.update(replace(conn, batch_of(tables.listing_readiness, readiness_rows)))
-    ready = Counter(r[1] for r in readiness_rows if r[2])
-    total = Counter(r[1] for r in readiness_rows)
+    ready = Counter(r[2] for r in readiness_rows if r[3])
+    total = Counter(r[2] for r in readiness_rows)
     return dg.MaterializeResult(
         metadata=write_metadata(
             warehouse,
@@ -605,25 +678,31 @@ def listing_readiness(
 @dg.asset_check(
     asset=listing_readiness,
     description=(
-        "Every product × connected marketplace has a readiness row, and every row that is "
-        "not ready names at least one missing or invalid attribute (so operators know what "
-        "to fix)."
+        "Every tenant's product × marketplace of that tenant's stores has a readiness row, "
+        "and every row that is not ready names at least one missing or invalid attribute (so "
+        "operators know what to fix)."
     ),
     blocking=False,
 )
 def listing_readiness_is_explained(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     engine = warehouse.engine()
     t = tables.listing_readiness
-    marketplaces_connected = {s.marketplace for s in category_sources(warehouse)}
+    marketplaces_of = tenant_marketplaces(warehouse)
+    products = schema.central_products
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t)).all()
-        skus = set(conn.execute(sa.select(schema.central_products.c.sku)).scalars())
-    present = {(r.sku, r.marketplace) for r in rows}
+        skus = {
+            (r.tenant, r.sku) for r in conn.execute(sa.select(products.c.tenant, products.c.sku))
+        }
+    present = {(r.tenant, r.sku, r.marketplace) for r in rows}
     uncovered = sorted(
-        f"{sku} × {m}" for sku in skus for m in marketplaces_connected if (sku, m) not in present
+        f"{_whose(tenant, sku)} × {m}"
+        for tenant, sku in skus
+        for m in marketplaces_of.get(tenant, [])
+        if (tenant, sku, m) not in present
     )
     unexplained = sorted(
-        f"{r.sku} × {r.marketplace}"
+        f"{_whose(r.tenant, r.sku)} × {r.marketplace}"
         for r in rows
         if not r.ready and not json.loads(r.missing) and not json.loads(r.invalid)
     )

@@ -49,6 +49,16 @@ def category_sources(warehouse: WarehouseResource) -> list[CategorySource]:
     return list(picked.values())
 
 
+def tenant_marketplaces(warehouse: WarehouseResource) -> dict[str, list[str]]:
+    """Per tenant, the marketplaces of `category_sources` its active stores are on: a
+    product's readiness is judged where its own merchant sells."""
+    order = [source.marketplace for source in category_sources(warehouse)]
+    found: dict[str, set[str]] = {}
+    for store in load_stores(warehouse.engine()):
+        found.setdefault(store.tenant, set()).add(store.marketplace.value)
+    return {tenant: [m for m in order if m in mine] for tenant, mine in found.items()}
+
+
 @contextmanager
 def client_of(
     source: CategorySource, marketplaces: MarketplacesResource, warehouse: WarehouseResource

@@ -139,6 +139,7 @@ def load_rules(engine: Engine) -> dict[tuple[str, str], list[AttributeRule]]:
 
 
 def load_products(engine: Engine) -> list[sa.RowMapping]:
+    """Every tenant's products (each row says its `tenant`)."""
     t = schema.central_products
     with engine.connect() as conn:
-        return list(conn.execute(sa.select(t).order_by(t.c.sku)).mappings())
+        return list(conn.execute(sa.select(t).order_by(t.c.sku, t.c.tenant)).mappings())

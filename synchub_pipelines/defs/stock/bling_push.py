@@ -6,7 +6,8 @@ catalog's warehouses) is written to the account's default deposit as a balanço 
 absolute figure, so a repeated write lands on the same balance. Only SKUs whose Bling
 balance differs are written; kits are skipped (Bling derives a virtual kit's balance from
 its components). Writes and plans are audited in `stock_pushes` like any other store's,
-under the store id `bling-<account>`.
+under the store id `bling-<account>` and the tenant whose on hand it is: each tenant's
+figures go to its own Bling company only.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from synchub_pipelines.defs.stock.push import PlannedWrite
 from synchub_pipelines.marketplaces.bling import BlingClient
 from synchub_pipelines.marketplaces.errors import MarketplaceError
 from synchub_pipelines.warehouse import upsert
+from synchub_pipelines.warehouse.schema import DEFAULT_TENANT
 from synchub_pipelines.warehouse.schema_stock import stock_pushes
 
 
@@ -44,12 +46,13 @@ def push_to_bling(
     run_id: str,
     attempt: int,
     now: datetime,
+    tenant: str = DEFAULT_TENANT,
 ) -> BlingPushReport:
     store_id = f"bling-{account}"
     report = BlingPushReport(account)
     with engine.connect() as conn:
-        held = reads.on_hand(conn)
-        kits = set(reads.components(conn))
+        held = reads.on_hand(conn, tenant)
+        kits = set(reads.components(conn, tenant))
     wanted = sorted(s for s in held if s not in kits and (skus is None or s in skus))
     if not wanted:
         return report
@@ -76,6 +79,7 @@ def push_to_bling(
                 None if before is None else int(before),
                 held[sku],
                 "changed",
+                tenant,
             )
         )
     audit = upsert.Batch.for_table(stock_pushes)
@@ -95,6 +99,7 @@ def push_to_bling(
                 run_id,
                 attempt,
                 *write.key,
+                tenant,
                 write.sku,
                 "bling",
                 write.before,

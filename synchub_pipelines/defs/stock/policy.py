@@ -14,6 +14,11 @@ and "exclude" are each one knob (and may be combined). Example file:
       mercadolivre-241551001: {share: 0.5}
       tiktok-7494012345678901234: {buffer: 2, max: 20}
       amazon-A1SYNCHUBDEMO01: {exclude: true}
+
+Each tenant has its own file (the default tenant SYNCHUB_STOCK_POLICY_FILE, the others
+`stock_policy_file` in SYNCHUB_TENANTS_FILE), with its own `default`: one merchant's
+policies never decide what another's stores show. `tenant_policy_book` folds them into one
+book keyed by store, which is what the plan reads.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from synchub_pipelines.defs.stores.tenants import DEFAULT_TENANT, file_tenants
 
 POLICY_FILE_ENV = "SYNCHUB_STOCK_POLICY_FILE"
 
@@ -103,3 +110,34 @@ def policy_book(path: str | None = None) -> PolicyBook:
     """The policies in force: the given file, else SYNCHUB_STOCK_POLICY_FILE, else publish all."""
     chosen = path or os.environ.get(POLICY_FILE_ENV, "").strip()
     return load_policy_file(chosen) if chosen else PolicyBook()
+
+
+def tenant_policy_book(store_tenants: Mapping[str, str], path: str | None = None) -> PolicyBook:
+    """One book for every store, each store under its own tenant's policies.
+
+    `store_tenants` maps each store to its tenant; `path` replaces the default tenant's file
+    (else SYNCHUB_STOCK_POLICY_FILE, as `policy_book`). A store whose tenant the tenants
+    file no longer names publishes all, like a store no file mentions.
+    """
+    default = policy_book(path)
+    books: dict[str, PolicyBook] = {DEFAULT_TENANT: default}
+    for tenant in file_tenants():
+        try:
+            books[tenant.name] = (
+                load_policy_file(tenant.stock_policy_file)
+                if tenant.stock_policy_file
+                else PolicyBook()
+            )
+        except ValueError as exc:
+            raise ValueError(f"tenant {tenant.name}: {exc}") from None
+    stores = {
+        store_id: books.get(tenant, PolicyBook()).for_store(store_id)
+        for store_id, tenant in store_tenants.items()
+        if tenant != DEFAULT_TENANT
+    }
+    # The default tenant's file may name stores that are not (or no longer) its own: they
+    # keep their own tenant's policy, set above.
+    for store_id, knobs in default.stores.items():
+        if store_tenants.get(store_id, DEFAULT_TENANT) == DEFAULT_TENANT:
+            stores[store_id] = knobs
+    return PolicyBook(default=default.default, stores=stores)

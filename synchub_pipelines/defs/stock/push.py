@@ -7,12 +7,17 @@ wrong forever). Writes that fail are audited as failed and left for the next att
 writes that succeeded are remembered in `stock_listing_state`, so a retry only repeats
 what failed. A run that would zero an unusual share of all listings stops before writing
 anything, unless forced.
+
+Both refusals (a plan above allocatable, an unusual share zeroed) are judged per tenant: a
+tenant whose catalog went wrong is refused, and the other tenants' stores are still written
+before the run fails — one merchant's mistake must not leave another's listings selling
+stock that is gone.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +28,7 @@ from synchub_pipelines.defs.stock import reads
 from synchub_pipelines.defs.stock.allocation import ListingKey, invariant_breaches
 from synchub_pipelines.defs.stock.writers import StockWrite, WriteOutcome, WriterFactory
 from synchub_pipelines.warehouse import upsert
+from synchub_pipelines.warehouse.schema import DEFAULT_TENANT
 from synchub_pipelines.warehouse.schema_stock import stock_listing_state, stock_pushes
 
 
@@ -31,6 +37,7 @@ class PushOptions:
     dry_run: bool = False
     force: bool = False
     skus: frozenset[str] | None = None  # None: every SKU of the plan
+    tenants: frozenset[str] | None = None  # None: every tenant's (`skus` are per tenant)
     read_back: bool = False  # drift sweep: read each store's quantities from the API first
     reassert_zero_after: timedelta = timedelta(hours=6)
     max_zero_share: float = 0.25
@@ -45,6 +52,7 @@ class PlannedWrite:
     before: int | None
     after: int
     reason: str  # changed | drift | reassert_zero
+    tenant: str = DEFAULT_TENANT
 
 
 @dataclass
@@ -56,6 +64,9 @@ class PushReport:
     read_back: int = 0
     drifted: int = 0
     calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Tenant → why its writes were held back (nothing of it was written).
+    refused: dict[str, str] = field(default_factory=dict)
+    refused_writes: list[PlannedWrite] = field(default_factory=list)
 
     @property
     def written(self) -> int:
@@ -67,11 +78,18 @@ class PushReport:
 
 
 class PushRefused(Exception):
-    """The push would break a rule (invariant, mass zeroing): nothing was written."""
+    """The push would break a rule (invariant, mass zeroing) for some tenant: nothing of
+    that tenant was written. `report` says what was written for the other tenants."""
 
-    def __init__(self, message: str, writes: Sequence[PlannedWrite] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        writes: Sequence[PlannedWrite] = (),
+        report: PushReport | None = None,
+    ) -> None:
         super().__init__(message)
         self.writes = list(writes)
+        self.report = report
 
 
 def decide(
@@ -102,9 +120,22 @@ def decide(
         else:
             continue
         writes.append(
-            PlannedWrite(listing.key, listing.sku, listing.marketplace, before, target, reason)
+            PlannedWrite(
+                listing.key,
+                listing.sku,
+                listing.marketplace,
+                before,
+                target,
+                reason,
+                listing.tenant,
+            )
         )
     return writes
+
+
+def _whose(tenant: str) -> str:
+    # A single-tenant deployment's messages read as they always have.
+    return "" if tenant == DEFAULT_TENANT else f"tenant {tenant}: "
 
 
 def run_push(
@@ -119,18 +150,33 @@ def run_push(
     report = PushReport()
     with engine.connect() as conn:
         rows = reads.plan_rows(conn)
-        allocatable = reads.allocatable(conn)
-    breaches = invariant_breaches([(r.sku, r.target_quantity) for r in rows], allocatable)
-    if breaches:
-        sample = ", ".join(f"{s}: {t} > {a}" for s, (t, a) in list(breaches.items())[:5])
-        raise PushRefused(
-            f"the plan publishes more than is allocatable for {len(breaches)} SKU(s) "
-            f"({sample}); re-materialize stock_push_plan"
-        )
+        allocatable = reads.allocatable_by_tenant(conn)
+    in_plan: dict[str, int] = defaultdict(int)
+    targets_of: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for r in rows:
+        in_plan[r.tenant] += 1
+        targets_of[r.tenant].append((r.sku, r.target_quantity))
+    for tenant, tenant_targets in sorted(targets_of.items()):
+        units = {sku: n for (owner, sku), n in allocatable.items() if owner == tenant}
+        breaches = invariant_breaches(tenant_targets, units)
+        if breaches:
+            sample = ", ".join(f"{s}: {t} > {a}" for s, (t, a) in list(breaches.items())[:5])
+            report.refused[tenant] = (
+                f"{_whose(tenant)}the plan publishes more than is allocatable for "
+                f"{len(breaches)} SKU(s) ({sample}); re-materialize stock_push_plan"
+            )
     report.listings_in_plan = len(rows)
-    chosen = [r for r in rows if options.skus is None or r.sku in options.skus]
+    chosen = [
+        r
+        for r in rows
+        if (options.skus is None or r.sku in options.skus)
+        and (options.tenants is None or r.tenant in options.tenants)
+        and r.tenant not in report.refused
+    ]
     plan = [
-        reads.LinkedListing((r.store_id, r.listing_id, r.variation_id), r.sku, r.marketplace)
+        reads.LinkedListing(
+            (r.store_id, r.listing_id, r.variation_id), r.sku, r.marketplace, r.tenant
+        )
         for r in chosen
     ]
     targets = {(r.store_id, r.listing_id, r.variation_id): int(r.target_quantity) for r in chosen}
@@ -141,23 +187,36 @@ def run_push(
 
     read_back: dict[ListingKey, int] | None = None
     if options.read_back:
-        read_back = _read_back(engine, writer_for, stores, now, report)
+        tenant_of = {listing.key[0]: listing.tenant for listing in plan}
+        read_back = _read_back(engine, writer_for, stores, now, report, tenant_of)
     planned = decide(plan, targets, known, now, options, read_back)
+
+    zeroing: dict[str, list[PlannedWrite]] = defaultdict(list)
+    for w in planned:
+        if w.after == 0 and (w.before is None or w.before > 0):
+            zeroing[w.tenant].append(w)
+    for tenant, zeroed in sorted(zeroing.items()):
+        # The share is of the tenant's own listings: another tenant's many listings must
+        # not make a tenant's mass zeroing look small.
+        share = len(zeroed) / in_plan[tenant] if in_plan[tenant] else 0.0
+        if share > options.max_zero_share and not options.force:
+            report.refused[tenant] = (
+                f"{_whose(tenant)}the push would set {len(zeroed)} of {in_plan[tenant]} "
+                f"listings ({share:.0%}) to zero, more than the {options.max_zero_share:.0%} "
+                "allowed; check the catalog's stock, then run again with force: true if it "
+                "is right"
+            )
+            report.refused_writes += zeroed
+    planned = [w for w in planned if w.tenant not in report.refused]
     report.planned = planned
     report.drifted = sum(1 for w in planned if w.reason == "drift")
-
-    zeroing = [w for w in planned if w.after == 0 and (w.before is None or w.before > 0)]
-    share = len(zeroing) / report.listings_in_plan if report.listings_in_plan else 0.0
-    if zeroing and share > options.max_zero_share and not options.force:
-        raise PushRefused(
-            f"the push would set {len(zeroing)} of {report.listings_in_plan} listings "
-            f"({share:.0%}) to zero, more than the {options.max_zero_share:.0%} allowed; "
-            "check the catalog's stock, then run again with force: true if it is right",
-            zeroing,
-        )
+    if report.refused and not planned:
+        raise _refusal(report)
 
     if options.dry_run:
         _audit(engine, run_id, attempt, now, [(w, None) for w in planned], dry_run=True)
+        if report.refused:
+            raise _refusal(report)
         return report
 
     by_store: dict[str, list[PlannedWrite]] = defaultdict(list)
@@ -191,7 +250,16 @@ def run_push(
     with ThreadPoolExecutor(workers, thread_name_prefix="stock-push") as pool:
         for done in pool.map(push_store, sorted(by_store)):
             report.outcomes.extend(done)
+    if report.refused:
+        raise _refusal(report)
     return report
+
+
+def _refusal(report: PushReport) -> PushRefused:
+    message = "; ".join(report.refused[tenant] for tenant in sorted(report.refused))
+    if report.planned:
+        message += f" (the other tenants' {len(report.planned)} write(s) went ahead)"
+    return PushRefused(message, report.refused_writes, report)
 
 
 def _read_back(
@@ -200,6 +268,7 @@ def _read_back(
     stores: Collection[str],
     now: datetime,
     report: PushReport,
+    tenant_of: Mapping[str, str],
 ) -> dict[ListingKey, int]:
     seen: dict[ListingKey, int] = {}
     for store_id in stores:
@@ -212,7 +281,10 @@ def _read_back(
             writer.close()
     batch = upsert.Batch.for_table(stock_listing_state)
     batch.preserve = ("last_written_at",)
-    batch.rows.extend((*key, quantity, now, None) for key, quantity in seen.items())
+    batch.rows.extend(
+        (*key, tenant_of.get(key[0], DEFAULT_TENANT), quantity, now, None)
+        for key, quantity in seen.items()
+    )
     _write_state(engine, batch)
     report.read_back = len(seen)
     return seen
@@ -243,6 +315,7 @@ def _audit(
                 run_id,
                 attempt,
                 *write.key,
+                write.tenant,
                 write.sku,
                 write.marketplace,
                 write.before,
@@ -255,7 +328,7 @@ def _audit(
             )
         )
         if outcome is not None and outcome.ok:
-            state.rows.append((*write.key, write.after, now, now))
+            state.rows.append((*write.key, write.tenant, write.after, now, now))
     batches = [audit] + ([state] if state.rows else [])
     upsert.write(engine, batches)
 

@@ -1,7 +1,11 @@
 """Asset: the stock push — every listing whose published quantity differs from its target
-is written through its marketplace's stock endpoint (or, in a dry-run, only planned)."""
+is written through its marketplace's stock endpoint (or, in a dry-run, only planned).
+
+Bling follows the hub per tenant: each tenant whose catalog is a file and who has a Bling
+account gets its own on-hand figures written to its own Bling company."""
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -18,6 +22,7 @@ from synchub_pipelines.defs.stock.planning import (
 )
 from synchub_pipelines.defs.stock.push import PushOptions, PushRefused, markdown_table, run_push
 from synchub_pipelines.defs.stock.writers import StockWriter, WriterFactory, writer_for_client
+from synchub_pipelines.defs.stores.tenants import DEFAULT_TENANT, Tenant
 
 GROUP = "stock"
 
@@ -31,6 +36,11 @@ class PushConfig(dg.Config):
     )
     skus: list[str] = Field(
         default_factory=list, description="push only these SKUs (empty: every SKU)"
+    )
+    tenants: list[str] = Field(
+        default_factory=list,
+        description="push only these tenants' listings (empty: every tenant's); with skus, "
+        "only those SKUs of these tenants",
     )
     read_back: bool = Field(
         default=False, description="drift sweep: read each listing's quantity from the API first"
@@ -54,29 +64,62 @@ def _push_bling(
     catalog: CatalogResource,
     options: PushOptions,
     now: datetime,
+    tenant: Tenant | None = None,
 ) -> BlingPushReport | str:
-    """Bling's balances follow the hub's on hand, when Bling is connected but not the source."""
-    if catalog.source == "bling":
+    """Bling's balances follow the hub's on hand, when Bling is connected but not the source
+    (of the default tenant, or of `tenant`)."""
+    tenant = tenant or catalog.default_tenant()
+    if tenant.catalog_source == "bling":
         return "Bling is the catalog source"
     if not catalog.bling.configured:
         return "Bling is not configured"
+    if not tenant.bling_account:
+        return "the tenant has no Bling account"
     try:
-        client = catalog.bling.client(warehouse)
+        client = catalog.bling_client(warehouse, tenant)
     except dg.Failure as exc:
         return str(exc.description or "Bling is not connected")
     try:
         return push_to_bling(
             warehouse.engine(),
             client,
-            catalog.bling.account_id,
+            tenant.bling_account,
             options.skus,
             options.dry_run,
             context.run.run_id,
             context.retry_number,
             now,
+            tenant=tenant.name,
         )
     finally:
         client.close()
+
+
+def _push_bling_tenants(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    catalog: CatalogResource,
+    options: PushOptions,
+    now: datetime,
+) -> dict[str, BlingPushReport | str]:
+    """`_push_bling` for every tenant the push covers."""
+    return {
+        tenant.name: _push_bling(context, warehouse, catalog, options, now, tenant)
+        for tenant in catalog.tenants()
+        if options.tenants is None or tenant.name in options.tenants
+    }
+
+
+def _bling_summary(bling: BlingPushReport | str | None) -> dict[str, object]:
+    if isinstance(bling, str) or bling is None:
+        return {"skipped": bling}
+    return {
+        "account": bling.account,
+        "planned": len(bling.planned),
+        "written": bling.written,
+        "failed": len(bling.failed),
+        "api_calls": bling.calls,
+    }
 
 
 def writer_factory(
@@ -117,6 +160,7 @@ def stock_pushes_asset(
         dry_run=config.dry_run,
         force=config.force,
         skus=frozenset(config.skus) if config.skus else None,
+        tenants=frozenset(config.tenants) if config.tenants else None,
         read_back=config.read_back,
         reassert_zero_after=timedelta(hours=config.reassert_zero_hours),
         max_zero_share=config.max_zero_share,
@@ -134,17 +178,25 @@ def stock_pushes_asset(
                 attempt,
                 now,
             )
-            bling = _push_bling(context, warehouse, catalog, options, now) if config.bling else None
+            blings = (
+                _push_bling_tenants(context, warehouse, catalog, options, now)
+                if config.bling
+                else {}
+            )
     except PushRefused as exc:
-        raise dg.Failure(
-            str(exc),
-            metadata={"refused_writes": dg.MetadataValue.md(markdown_table(exc.writes, 50))},
-            allow_retries=False,
-        ) from None
+        refused: dict[str, dg.MetadataValue] = {
+            "refused_writes": dg.MetadataValue.md(markdown_table(exc.writes, 50))
+        }
+        if exc.report is not None and exc.report.planned:
+            refused["writes_done"] = dg.MetadataValue.int(exc.report.written)
+            refused["writes"] = dg.MetadataValue.md(markdown_table(exc.report.planned))
+        raise dg.Failure(str(exc), metadata=refused, allow_retries=False) from None
+    bling = blings.get(DEFAULT_TENANT)
+    other_blings = {name: b for name, b in blings.items() if name != DEFAULT_TENANT}
     reasons: dict[str, int] = {}
     for write in report.planned:
         reasons[write.reason] = reasons.get(write.reason, 0) + 1
-    metadata = {
+    metadata: dict[str, Any] = {
         "mode": dg.MetadataValue.text("dry-run" if options.dry_run else "real"),
         "listings_in_plan": dg.MetadataValue.int(report.listings_in_plan),
         "listings_considered": dg.MetadataValue.int(report.listings_considered),
@@ -160,23 +212,23 @@ def stock_pushes_asset(
             markdown_table(report.planned)
         ),
         "dagster/table_name": dg.MetadataValue.text("stock_pushes"),
-        "bling": dg.MetadataValue.json(
-            {"skipped": bling}
-            if isinstance(bling, str) or bling is None
-            else {
-                "account": bling.account,
-                "planned": len(bling.planned),
-                "written": bling.written,
-                "failed": len(bling.failed),
-                "api_calls": bling.calls,
-            }
-        ),
+        "bling": dg.MetadataValue.json(_bling_summary(bling)),
     }
+    if other_blings:
+        metadata["bling_tenants"] = dg.MetadataValue.json(
+            {name: _bling_summary(b) for name, b in other_blings.items()}
+        )
+    tenants_pushed = sorted({w.tenant for w in report.planned})
+    if set(tenants_pushed) - {DEFAULT_TENANT}:
+        metadata["writes_by_tenant"] = dg.MetadataValue.json(
+            {t: sum(1 for w in report.planned if w.tenant == t) for t in tenants_pushed}
+        )
     problems = [
         f"{p.key[0]} {p.key[1]}/{p.key[2] or '-'}: {o.answer[:120]}" for p, o in report.failed
     ]
-    if isinstance(bling, BlingPushReport):
-        problems += [f"{p.key[0]} {p.sku}: {answer[:120]}" for p, answer in bling.failed]
+    for pushed in blings.values():
+        if isinstance(pushed, BlingPushReport):
+            problems += [f"{p.key[0]} {p.sku}: {answer[:120]}" for p, answer in pushed.failed]
     if problems:
         # Retried by the step's retry policy; the writes that succeeded are not repeated.
         raise dg.Failure(

@@ -1,5 +1,10 @@
 """What the stock domain reads from the warehouse: on hand, reservations, kits, links and
-what each listing publishes now."""
+what each listing publishes now.
+
+Figures per SKU are read for one tenant at a time (`tenant`, the default tenant unless
+named): a SKU of one merchant says nothing about another's. Rows per listing span every
+tenant and say whose they are (the listing's store's tenant).
+"""
 
 from __future__ import annotations
 
@@ -13,29 +18,47 @@ from sqlalchemy.engine import Connection
 
 from synchub_pipelines.defs.stock.allocation import ListingKey
 from synchub_pipelines.models import OrderStatus
-from synchub_pipelines.warehouse.schema import UtcTimestamp
+from synchub_pipelines.warehouse.schema import DEFAULT_TENANT, UtcTimestamp
 
 # Orders whose units are promised to a buyer but still on the shelf.
 RESERVING_STATUSES = (OrderStatus.PENDING.value, OrderStatus.PAID.value)
 
 
-def on_hand(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(sa.text("SELECT sku, SUM(on_hand) FROM central_stock GROUP BY sku"))
+def tenants(conn: Connection) -> list[str]:
+    """Every tenant with stores or a catalog: whose stock there is to compute."""
+    rows = conn.execute(
+        sa.text(
+            "SELECT tenant FROM stores UNION SELECT tenant FROM central_products "
+            "UNION SELECT tenant FROM central_stock UNION SELECT tenant FROM product_components"
+        )
+    )
+    return sorted(str(tenant) for (tenant,) in rows)
+
+
+def on_hand(conn: Connection, tenant: str = DEFAULT_TENANT) -> dict[str, int]:
+    rows = conn.execute(
+        sa.text("SELECT sku, SUM(on_hand) FROM central_stock WHERE tenant = :tenant GROUP BY sku"),
+        {"tenant": tenant},
+    )
     return {sku: int(total or 0) for sku, total in rows}
 
 
-def components(conn: Connection) -> dict[str, list[tuple[str, int]]]:
+def components(conn: Connection, tenant: str = DEFAULT_TENANT) -> dict[str, list[tuple[str, int]]]:
     kits: dict[str, list[tuple[str, int]]] = defaultdict(list)
     rows = conn.execute(
         sa.text(
             "SELECT kit_sku, component_sku, quantity FROM product_components "
-            "ORDER BY kit_sku, component_sku"
-        )
+            "WHERE tenant = :tenant ORDER BY kit_sku, component_sku"
+        ),
+        {"tenant": tenant},
     )
     for kit, component, quantity in rows:
         kits[kit].append((component, int(quantity)))
     # A kit flagged in the catalog without components can be assembled from nothing.
-    for (kit,) in conn.execute(sa.text("SELECT sku FROM central_products WHERE is_kit")):
+    for (kit,) in conn.execute(
+        sa.text("SELECT sku FROM central_products WHERE is_kit AND tenant = :tenant"),
+        {"tenant": tenant},
+    ):
         kits.setdefault(kit, [])
     return dict(kits)
 
@@ -46,32 +69,52 @@ class Reservations:
     unmatched_units: int  # lines of open orders whose listing is linked to no SKU
 
 
-def reservations(conn: Connection) -> Reservations:
-    """Units in open orders (pending or paid, not shipped), per SKU, from every store.
+# The tenant of an order's store: orders of a store the warehouse does not know (never
+# the case for a connected account) count as the default tenant's, as they always did.
+STORE_TENANT = "COALESCE(s.tenant, '" + DEFAULT_TENANT + "')"
 
-    A line's SKU is its listing's link; failing that, its seller SKU when the catalog knows it.
+
+def reservations(conn: Connection, tenant: str = DEFAULT_TENANT) -> Reservations:
+    """Units in open orders (pending or paid, not shipped), per SKU, from every store of
+    the tenant.
+
+    A line's SKU is its listing's link; failing that, its seller SKU when the tenant's
+    catalog knows it. A link made while the store belonged to another tenant is ignored.
     """
+    return reservations_by_tenant(conn, tenant).get(tenant, Reservations({}, 0))
+
+
+def reservations_by_tenant(conn: Connection, tenant: str | None = None) -> dict[str, Reservations]:
+    """`reservations` of every tenant (or of one) in one pass over the open orders."""
+    where = f" AND {STORE_TENANT} = :tenant" if tenant is not None else ""
+    params: dict[str, object] = {"statuses": list(RESERVING_STATUSES)}
+    if tenant is not None:
+        params["tenant"] = tenant
     rows = conn.execute(
         sa.text(
-            "SELECT COALESCE(k.sku, p.sku) AS sku, SUM(i.quantity) AS units "
+            f"SELECT {STORE_TENANT} AS tenant, COALESCE(k.sku, p.sku) AS sku, "
+            "SUM(i.quantity) AS units "
             "FROM order_items i "
             "JOIN orders o ON o.store_id = i.store_id AND o.order_id = i.order_id "
+            "LEFT JOIN stores s ON s.store_id = o.store_id "
             "LEFT JOIN listing_links k ON k.store_id = i.store_id "
             "  AND k.listing_id = i.listing_id AND k.variation_id = i.variation_id "
-            "LEFT JOIN central_products p ON p.sku = i.seller_sku "
-            "WHERE o.status IN :statuses "
-            "GROUP BY COALESCE(k.sku, p.sku)"
+            f"  AND k.tenant = {STORE_TENANT} "
+            f"LEFT JOIN central_products p ON p.tenant = {STORE_TENANT} "
+            "  AND p.sku = i.seller_sku "
+            f"WHERE o.status IN :statuses{where} "
+            f"GROUP BY {STORE_TENANT}, COALESCE(k.sku, p.sku)"
         ).bindparams(sa.bindparam("statuses", expanding=True)),
-        {"statuses": list(RESERVING_STATUSES)},
+        params,
     )
-    by_sku: dict[str, int] = {}
-    unmatched = 0
-    for sku, units in rows:
+    found: dict[str, Reservations] = {}
+    for owner, sku, units in rows:
+        entry = found.setdefault(owner, Reservations({}, 0))
         if sku is None:
-            unmatched += int(units or 0)
+            found[owner] = Reservations(entry.by_sku, entry.unmatched_units + int(units or 0))
         else:
-            by_sku[sku] = int(units or 0)
-    return Reservations(by_sku, unmatched)
+            entry.by_sku[sku] = int(units or 0)
+    return found
 
 
 @dataclass(frozen=True)
@@ -79,24 +122,35 @@ class LinkedListing:
     key: ListingKey
     sku: str
     marketplace: str
+    tenant: str = DEFAULT_TENANT
 
 
 def linked_listings(conn: Connection) -> list[LinkedListing]:
-    """Every listing variation of an active store bound to a central SKU."""
+    """Every listing variation of an active store bound to a central SKU of the store's
+    tenant (a link left from a tenant the store has moved away from waits for a re-link)."""
     rows = conn.execute(
         sa.text(
-            "SELECT k.store_id, k.listing_id, k.variation_id, k.sku, s.marketplace "
+            "SELECT k.store_id, k.listing_id, k.variation_id, k.sku, s.marketplace, s.tenant "
             "FROM listing_links k JOIN stores s ON s.store_id = k.store_id "
-            "WHERE s.status = 'active' "
+            "WHERE s.status = 'active' AND k.tenant = s.tenant "
             "ORDER BY k.store_id, k.listing_id, k.variation_id"
         )
     )
-    return [LinkedListing((r[0], r[1], r[2]), r[3], r[4]) for r in rows]
+    return [LinkedListing((r[0], r[1], r[2]), r[3], r[4], r[5]) for r in rows]
 
 
-def allocatable(conn: Connection) -> dict[str, int]:
-    rows = conn.execute(sa.text("SELECT sku, allocatable FROM allocatable_stock"))
+def allocatable(conn: Connection, tenant: str = DEFAULT_TENANT) -> dict[str, int]:
+    rows = conn.execute(
+        sa.text("SELECT sku, allocatable FROM allocatable_stock WHERE tenant = :tenant"),
+        {"tenant": tenant},
+    )
     return {sku: int(units) for sku, units in rows}
+
+
+def allocatable_by_tenant(conn: Connection) -> dict[tuple[str, str], int]:
+    """(tenant, SKU) → allocatable units, for every tenant."""
+    rows = conn.execute(sa.text("SELECT tenant, sku, allocatable FROM allocatable_stock"))
+    return {(tenant, sku): int(units) for tenant, sku, units in rows}
 
 
 def as_utc(moment: datetime | str | None) -> datetime | None:
@@ -162,11 +216,12 @@ def published(
 
 
 def plan_rows(conn: Connection) -> list[sa.Row[tuple[object, ...]]]:
+    """The plan of every tenant; `tenant` is the last column."""
     return list(
         conn.execute(
             sa.text(
-                "SELECT store_id, listing_id, variation_id, sku, marketplace, target_quantity "
-                "FROM stock_push_plan ORDER BY store_id, listing_id, variation_id"
+                "SELECT store_id, listing_id, variation_id, sku, marketplace, target_quantity, "
+                "tenant FROM stock_push_plan ORDER BY store_id, listing_id, variation_id"
             )
         )
     )

@@ -5,6 +5,7 @@ import dagster as dg
 from synchub_pipelines.defs.common import OWNERS
 from synchub_pipelines.defs.partitions import STORES
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.stores.tenants import TenantsFileError, tenant_names
 from synchub_pipelines.warehouse.stores import load_stores
 
 
@@ -22,8 +23,9 @@ def sync_store_partitions(instance: dg.DagsterInstance, store_ids: list[str]) ->
     kinds={"sql"},
     owners=OWNERS,
     description=(
-        "Connected marketplace accounts (`stores`: one row per account, registered by "
-        "`synchub connect`). Materializing it adds a `stores` partition for each new account."
+        "Connected marketplace accounts (`stores`: one row per account and the tenant it "
+        "belongs to, registered by `synchub connect … --tenant`). Materializing it adds a "
+        "`stores` partition for each new account."
     ),
     tags={"domain": "stores"},
 )
@@ -33,12 +35,27 @@ def stores(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> d
     if added:
         context.log.info(f"new store partitions: {', '.join(added)}")
     by_marketplace: dict[str, int] = {}
+    by_tenant: dict[str, int] = {}
     for store in connected:
         by_marketplace[store.marketplace.value] = by_marketplace.get(store.marketplace.value, 0) + 1
+        by_tenant[store.tenant] = by_tenant.get(store.tenant, 0) + 1
+    try:
+        configured = set(tenant_names())
+    except TenantsFileError as exc:
+        # The stores themselves are fine; the runs that need the file fail with this.
+        context.log.warning(str(exc))
+        configured = set(by_tenant)
+    strays = sorted(set(by_tenant) - configured)
+    if strays:
+        context.log.warning(
+            f"stores belong to tenant(s) {', '.join(strays)}, which no configuration names "
+            "(SYNCHUB_TENANTS_FILE): their catalogs are not refreshed"
+        )
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": dg.MetadataValue.int(len(connected)),
             "stores_by_marketplace": dg.MetadataValue.json(by_marketplace),
+            "stores_by_tenant": dg.MetadataValue.json(by_tenant),
             "partitions_added": dg.MetadataValue.json(added),
         }
     )
