@@ -17,11 +17,14 @@ new share, as the sandbox sees it. Two modes:
   clock starts when the order row is committed;
 - `--e2e`: the whole chain as in production — the sandbox POSTs each sale's notification
   to the webhook receiver (`synchub webhooks serve`, its own process), the daemon loads
-  the whole code location, the events sensor lands the order, the stock sensor pushes.
+  the whole code location, the events sensor lands the order and the same run pushes the
+  sold SKU (SYNCHUB_PUSH_STOCK_ON_SALE); `--via-sensor` measures the older path instead,
+  where the stock sensor's next tick launches a second run that pushes.
   Sales on Mercado Livre, Shopee and TikTok (Amazon sends no webhooks: polling finds its
   orders). Printed from the sale, and from the order row's arrival.
 
-Printed: p50 / p95 / max over the sales (target p95 ≤ 30 s), and a baseline measured in
+Printed: p50 / p95 / max over the sales (target p95 ≤ 15 s with --e2e, 30 s without), and a
+baseline measured in
 the same run: the same push run in-process, right after the order lands (no sensor, no
 run launch) — what the daemon path costs on top of the work itself.
 
@@ -97,6 +100,11 @@ def main() -> None:
     parser.add_argument("--baseline-sales", type=int, default=10)
     parser.add_argument("--timeout", type=float, default=120, help="per sale, seconds")
     parser.add_argument("--e2e", action="store_true", help="webhooks → receiver → events too")
+    parser.add_argument(
+        "--via-sensor",
+        action="store_true",
+        help="with --e2e: push from the stock sensor's run, not from the run landing the sale",
+    )
     parser.add_argument(
         "--pg",
         default=os.environ.get(
@@ -255,15 +263,20 @@ def main() -> None:
             if args.e2e
             else ["-w", str(folder / "workspace.yaml")]
         )
-        subprocess.run(
-            ["dagster", "sensor", "start", "stock_reservation_sensor", *location],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        subprocess.run(
-            ["dagster", "sensor", "cursor", "stock_reservation_sensor", "--set", cursor or "",
-             *location],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        in_the_events_run = args.e2e and not args.via_sensor
+        if in_the_events_run:
+            # The run that lands the sale pushes it; the daemon's processes inherit this.
+            os.environ["SYNCHUB_PUSH_STOCK_ON_SALE"] = "true"
+        else:
+            subprocess.run(
+                ["dagster", "sensor", "start", "stock_reservation_sensor", *location],
+                check=True, capture_output=True,
+            )  # fmt: skip
+            subprocess.run(
+                ["dagster", "sensor", "cursor", "stock_reservation_sensor", "--set",
+                 cursor or "", *location],
+                check=True, capture_output=True,
+            )  # fmt: skip
         children = []
         log = (folder / "daemon.log").open("w")
         if args.e2e:
@@ -337,7 +350,11 @@ def main() -> None:
         if args.e2e:
             print(
                 "whole chain: sale → webhook → receiver → events sensor/run → order row → "
-                "stock sensor/run → every other listing"
+                + (
+                    "stock sensor/run → every other listing"
+                    if args.via_sensor
+                    else "the same run's push → every other listing"
+                )
             )
             print(describe("sale → every other listing updated", from_sale))
             print(describe("  of which sale → order row (event sync)", to_row))
@@ -361,8 +378,11 @@ def main() -> None:
             )
         print(f"listings above allocatable at the end: {overselling}")
         measured = from_sale if args.e2e else latencies
-        met = bool(measured) and percentile(measured, 0.95) <= 30
-        print(f"target p95 ≤ 30s: {'met' if met else 'NOT met'}")
+        # Sale to every other channel: 15 s through the whole chain (issue 13), 30 s for the
+        # stock sensor's path alone.
+        target = 15 if args.e2e else 30
+        met = bool(measured) and percentile(measured, 0.95) <= target
+        print(f"target p95 ≤ {target}s: {'met' if met else 'NOT met'}")
         print(f"load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(json.dumps({"daemon_log": str(folder / "daemon.log")}))
 

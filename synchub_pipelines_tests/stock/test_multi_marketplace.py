@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from synchub_pipelines.defs.events.process import store_events_job
 from synchub_pipelines.demo.sandbox_accounts import sandbox_rate_limits
+from synchub_pipelines.webhooks.store import EventRow, insert_events
+from synchub_pipelines.webhooks.verify import Notification
 from synchub_pipelines_tests.stock.shop import (
     MARKETPLACES,
     SaleRefused,
@@ -99,3 +103,47 @@ def test_concurrent_sales_of_the_last_units_on_two_marketplaces(
         assert (published[key] or 0) <= shop_.allocatable()[other_sku][1]
     with pytest.raises(SaleRefused):
         shop_.sell(keys[-1])
+
+
+def test_the_run_that_lands_a_sale_pushes_it_to_every_other_marketplace(
+    shop: tuple[Shop, dg.DagsterInstance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With SYNCHUB_PUSH_STOCK_ON_SALE on, the events run that writes the order also writes
+    the sold SKU's quantity to the other channels: no second tick, no second run."""
+    shop_, instance = shop
+    sku, keys = shop_.sku_on_every_store()
+    reserved, _ = shop_.allocatable()[sku]
+    shop_.set_on_hand(instance, {sku: reserved + 10 * len(keys)})
+    assert shop_.push(instance).success
+    assert {shop_.published()[k] for k in keys} == {10}
+    ml = next(k for k in keys if k[0].startswith("mercadolivre-"))
+    others = [k for k in keys if k != ml]
+    order_id = shop_.sell(ml, quantity=len(keys))
+    notice = Notification(
+        event_key=f"mercadolivre:sale-{order_id}",
+        marketplace="mercadolivre",
+        store_id=ml[0],
+        topic="orders_v2",
+        resource_id=order_id,
+        payload="{}",
+    )
+    insert_events(shop_.engine, [EventRow(notice, received_at=datetime.now(UTC))])
+    seqs = [r[0] for r in shop_.rows("SELECT seq FROM webhook_events")]
+
+    monkeypatch.setenv("SYNCHUB_PUSH_STOCK_ON_SALE", "true")
+    result = store_events_job.execute_in_process(
+        run_config={"ops": {"process_store_events": {"config": {"store_id": ml[0], "seqs": seqs}}}},
+        instance=instance,
+        resources=shop_.resources(),
+        raise_on_error=False,
+    )
+
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    published = shop_.published()
+    # The sold units came off every other channel, read back from their APIs.
+    assert [published[k] for k in others] == [10 - 1] * len(others)
+    assert sum(published[k] or 0 for k in keys) <= 10 * len(keys) - len(keys)
+    written = shop_.rows(
+        f"SELECT store_id FROM stock_pushes WHERE run_id = '{result.run_id}' AND status = 'written'"
+    )
+    assert {r[0] for r in written} >= {k[0] for k in others}

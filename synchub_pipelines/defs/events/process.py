@@ -3,6 +3,7 @@
 # No `from __future__ import annotations`: Dagster reads the op's config type at runtime.
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -15,10 +16,12 @@ from synchub_pipelines.defs.events.event_log import (
     mark_processed,
     quarantine,
 )
-from synchub_pipelines.defs.events.fetch import describe, process_events
+from synchub_pipelines.defs.events.fetch import BatchResult, describe, process_events
 from synchub_pipelines.defs.events.reporting import report_order_partitions
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.resources import WarehouseResource
+from synchub_pipelines.defs.stock import fast_push
+from synchub_pipelines.defs.stock.push import PushRefused
 from synchub_pipelines.warehouse.stores import load_store
 
 
@@ -113,6 +116,11 @@ def process_store_events(
         "rows_changed": dg.MetadataValue.json(result.changed),
         "order_partitions": dg.MetadataValue.json(partitions),
     }
+    stock_problem = None
+    if fast_push.enabled() and result.orders:
+        stock_problem = _push_sold_stock(
+            context, warehouse, marketplaces, store.store_id, result, summary
+        )
     if result.facts_error:
         context.log.warning(
             f"orders written; their fees and shipments wait for the scheduled refresh: "
@@ -129,10 +137,49 @@ def process_store_events(
                 f"{len(result.failures)} of {len(claimed)} event(s) not processed "
                 f"({len(outcome.retrying)} will be retried, {len(outcome.failed)} failed): "
                 + "; ".join(reasons[:5])
+                + (f"; and the stock push: {stock_problem}" if stock_problem else "")
             ),
             metadata=summary,
         )
+    if stock_problem:
+        # The events are processed (not retried); the sweep or the next sale repairs stock.
+        raise dg.Failure(
+            description=f"stock push after the sale: {stock_problem}", metadata=summary
+        )
     return dg.Output(None, metadata=summary)
+
+
+def _push_sold_stock(
+    context: dg.OpExecutionContext,
+    warehouse: WarehouseResource,
+    marketplaces: MarketplacesResource,
+    store_id: str,
+    result: BatchResult,
+    summary: dict[str, Any],
+) -> str | None:
+    """The sold SKUs' listings everywhere, from this run (SYNCHUB_PUSH_STOCK_ON_SALE); what
+    went wrong, if anything, for the run's failure."""
+    try:
+        pushed = fast_push.push_after_sale(
+            context, warehouse, marketplaces, store_id, [o.order_id for o in result.orders]
+        )
+    except PushRefused as exc:
+        return str(exc)
+    report = pushed.report
+    summary["stock_skus_pushed"] = dg.MetadataValue.int(sum(len(s) for s in pushed.skus.values()))
+    if report is None:
+        return None
+    summary["stock_writes_planned"] = dg.MetadataValue.int(len(report.planned))
+    summary["stock_writes_done"] = dg.MetadataValue.int(report.written)
+    summary["stock_writes_failed"] = dg.MetadataValue.int(len(report.failed))
+    context.log.info(
+        f"stock: {report.written} of {len(report.planned)} listing(s) written for "
+        f"{sum(len(s) for s in pushed.skus.values())} sold SKU(s)"
+    )
+    if report.failed:
+        problems = [f"{w.key[0]} {w.key[1]}: {o.answer[:120]}" for w, o in report.failed[:5]]
+        return f"{len(report.failed)} stock write(s) failed ({'; '.join(problems)})"
+    return None
 
 
 @dg.job(
