@@ -1,0 +1,1 @@
+"""The marts: a dbt project over the warehouse, loaded with dagster-dbt (docs/marts.md)."""
