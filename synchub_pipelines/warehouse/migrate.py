@@ -11,6 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from synchub_pipelines.warehouse.dictionary import comment_warehouse
+
 _LOCK_KEY = 0x53594E43  # "SYNC"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -35,6 +37,8 @@ def current_revision(engine: Engine) -> str | None:
 def migrate(engine: Engine) -> str:
     """Bring the warehouse to the newest schema; a no-op when it is already there."""
     if current_revision(engine) == head_revision():
+        # What BI tools read: every table's and column's description (PostgreSQL only).
+        comment_warehouse(engine)
         return head_revision()
     config = _config()
     with engine.begin() as conn:
@@ -44,4 +48,5 @@ def migrate(engine: Engine) -> str:
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+    comment_warehouse(engine)
     return head_revision()
