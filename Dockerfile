@@ -16,9 +16,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DAGSTER_HOME=/opt/dagster/dagster_home
 
 WORKDIR /opt/synchub
+# dbt runs from an environment of its own (dbt-core pins pathspec < 0.13); Dagster runs its
+# executable for the marts.
+COPY dbt-requirements.txt ./
+RUN python -m venv /opt/synchub/.venv-dbt \
+    && /opt/synchub/.venv-dbt/bin/pip install --no-cache-dir -r dbt-requirements.txt
+ENV SYNCHUB_DBT_EXECUTABLE=/opt/synchub/.venv-dbt/bin/dbt
 COPY pyproject.toml README.md ./
 COPY synchub_pipelines ./synchub_pipelines
 RUN pip install --no-cache-dir . ${EXTRA_PIP_PACKAGES}
+# The marts' manifest is parsed once here (no database needed), not at every start.
+RUN SYNCHUB_DATA_DIR=/tmp python -c \
+    "from synchub_pipelines.defs.marts.resources import prepare_marts_project; prepare_marts_project()"
 
 # Services and runs work as an unprivileged user that owns what they write: the instance
 # folder, the compute logs (a volume in compose: a new volume takes this ownership), the
@@ -26,7 +35,10 @@ RUN pip install --no-cache-dir . ${EXTRA_PIP_PACKAGES}
 RUN useradd --system --uid 10001 --user-group --home-dir /opt/dagster \
         --shell /usr/sbin/nologin synchub \
     && mkdir -p "$DAGSTER_HOME" /opt/dagster/compute_logs /opt/synchub/config /opt/synchub/data \
-    && chown -R synchub:synchub /opt/dagster /opt/synchub/config /opt/synchub/data
+    && chown -R synchub:synchub /opt/dagster /opt/synchub/config /opt/synchub/data \
+    # dbt writes each build's artifacts beside its project.
+    && chown -R synchub:synchub "$(python -c 'import pathlib, synchub_pipelines as p; \
+print(pathlib.Path(p.__file__).parent / "defs/marts/dbt_project")')"
 
 # The compose deployment's instance and workspace. The Helm chart mounts its own instance
 # config over dagster.yaml (deploy/dagster.yaml shows what it renders).

@@ -61,4 +61,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/backfill.py
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) data/warehouse.sqlite* data/dagster_home .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DBT_VENV) synchub_pipelines_tests/.artifacts data/warehouse.sqlite* data/dagster_home .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from synchub_pipelines import settings
+from synchub_pipelines.dashboard import cli as dashboard_cli
 from synchub_pipelines.defs.normalization import cli as categories_cli
+from synchub_pipelines.warehouse import dictionary_cli
 from synchub_pipelines.warehouse.engine import (
     describe_database_error as describe_database_error,
 )
@@ -123,11 +125,14 @@ def _cmd_connect(args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
     from synchub_pipelines import connect
+    from synchub_pipelines.defs.stores.tenants import DEFAULT_TENANT
     from synchub_pipelines.warehouse.credentials import SqlTokenStore
     from synchub_pipelines.warehouse.engine import engine_for
     from synchub_pipelines.warehouse.migrate import migrate
 
     # Missing options are refused before the warehouse is opened (nothing written).
+    if args.tenant is not None:
+        _check_tenant(args.tenant)
     if args.marketplace == "amazon" and not args.seller_id:
         raise Refused("--seller-id (the selling partner id) is required for Amazon")
     if args.marketplace == "shopee" and args.code and not args.shop_id:
@@ -167,8 +172,37 @@ def _cmd_connect(args: argparse.Namespace) -> int:
             )
         else:
             store = connect.connect_mercadolivre(app, args.code, engine, tokens, args.tenant)
-    print(f"connected {store.store_id} ({store.name}); the stores sensor adds its partition")
+    tenant = "" if store.tenant == DEFAULT_TENANT else f", tenant {store.tenant}"
+    print(
+        f"connected {store.store_id} ({store.name}{tenant}); the stores sensor adds its partition"
+    )
     return 0
+
+
+def _check_tenant(name: str) -> None:
+    """Refuse a tenant the configuration does not define (or a tenants file that is wrong)."""
+    from synchub_pipelines.defs.stores.tenants import (
+        TenantsFileError,
+        UnknownTenant,
+        require_tenant,
+    )
+
+    try:
+        require_tenant(name)
+    except (UnknownTenant, TenantsFileError) as exc:
+        raise Refused(str(exc.args[0] if exc.args else exc)) from None
+
+
+def _bling_account(tenant: str | None, default: str) -> str:
+    """The Bling account a tenant's catalog or stock uses: `default` for the default tenant."""
+    from synchub_pipelines.defs.stores.tenants import file_tenant
+
+    chosen = file_tenant(tenant) if tenant else None
+    if chosen is None:
+        return default
+    if not chosen.bling_account:
+        raise Refused(f"tenant {tenant} has no bling_account in the tenants file")
+    return chosen.bling_account
 
 
 def _connect_bling(args: argparse.Namespace, tokens: TokenStore) -> int:
@@ -176,18 +210,21 @@ def _connect_bling(args: argparse.Namespace, tokens: TokenStore) -> int:
     from synchub_pipelines.defs.marketplaces import BlingResource
 
     resource = BlingResource.from_environment(resolve=True)
+    account = _bling_account(args.tenant, resource.account_id)
     app = resource.app()
     if not args.code:
         url, state = app.authorization_url()
         print("1. Open this URL as the Bling company's admin and authorize the app:\n")
         print(f"   {url}\n")
         print(f"2. Check that the redirect's state is {state}, then run:\n")
-        print("   synchub connect bling --code <the code of the redirect>")
-        print("\nThen set SYNCHUB_CATALOG_SOURCE=bling to take the catalog from Bling.")
+        tenant = f" --tenant {args.tenant}" if args.tenant else ""
+        print(f"   synchub connect bling --code <the code of the redirect>{tenant}")
+        if account == resource.account_id:
+            print("\nThen set SYNCHUB_CATALOG_SOURCE=bling to take the catalog from Bling.")
         return 0
-    deposits = connect_bling(app, args.code, tokens, resource.account_id)
+    deposits = connect_bling(app, args.code, tokens, account)
     names = ", ".join(f"{d.descricao} ({d.id})" for d in deposits) or "none"
-    print(f"connected Bling account {resource.account_id!r}; deposits: {names}")
+    print(f"connected Bling account {account!r}; deposits: {names}")
     return 0
 
 
@@ -414,7 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--shop-id", help="Shopee: the redirect's shop_id; TikTok: the shop, if several"
     )
     connect.add_argument("--seller-id", help="Amazon: the selling partner id")
-    connect.add_argument("--tenant", default="default")
+    connect.add_argument(
+        "--tenant",
+        help="the merchant the store belongs to: `default` or a tenant of SYNCHUB_TENANTS_FILE "
+        "(default: a reconnected store keeps its tenant, a new one goes to `default`); "
+        "with bling: whose Bling account to connect",
+    )
     connect.set_defaults(func=_cmd_connect)
 
     commands.add_parser("stores", help="list connected stores").set_defaults(func=_cmd_stores)
@@ -436,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     link.set_defaults(func=_cmd_link)
     categories_cli.register(commands)
     webhooks_cli.register(commands)
+    dictionary_cli.register(commands)
+    dashboard_cli.register(commands)
     return parser
 
 

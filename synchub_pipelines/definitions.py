@@ -12,10 +12,13 @@ from synchub_pipelines.defs.alerts.destinations import AlertsResource
 from synchub_pipelines.defs.catalog.assets import central_products, central_stock
 from synchub_pipelines.defs.catalog.source import CatalogResource, source_from_env
 from synchub_pipelines.defs.checks import checks
+from synchub_pipelines.defs.column_schemas import with_column_schemas
 from synchub_pipelines.defs.events import definitions as events
 from synchub_pipelines.defs.freshness import apply_freshness
 from synchub_pipelines.defs.listings import definitions as listings
 from synchub_pipelines.defs.marketplaces import BlingResource, MarketplacesResource
+from synchub_pipelines.defs.marts import definitions as marts
+from synchub_pipelines.defs.marts.resources import dbt_resource
 from synchub_pipelines.defs.normalization import definitions as normalization
 from synchub_pipelines.defs.orders import definitions as orders
 from synchub_pipelines.defs.resources import WarehouseResource
@@ -48,6 +51,7 @@ def resources() -> dict[str, object]:
             bling=BlingResource.from_environment(),
         ),
         "marketplaces": MarketplacesResource.from_environment(),
+        "dbt": dbt_resource(),
         "alerts": AlertsResource(
             webhook_url=env("SYNCHUB_ALERT_WEBHOOK_URL", ""),
             slack_token=dg.EnvVar("SYNCHUB_SLACK_TOKEN") if env("SYNCHUB_SLACK_TOKEN") else "",
@@ -76,6 +80,9 @@ defs = dg.Definitions.merge(
     normalization.defs,
     stock.defs,
     alerts.defs,
+    marts.defs,
 )
 # Nothing goes stale silently: every asset that should be fresh says how fresh.
 defs = apply_freshness(defs)
+# Every table's columns, described once (warehouse/dictionary_tables.py), on its asset.
+defs = with_column_schemas(defs)

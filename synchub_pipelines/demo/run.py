@@ -41,6 +41,12 @@ DEMO_TABLES = (
     "order_status_history",
     "questions",
     "stock_snapshots",
+    "mart_sales_daily",
+    "mart_order_funnel",
+    "mart_stock_coverage",
+    "mart_listing_health",
+    "mart_questions_sla",
+    "mart_shipping_sla",
     "allocatable_stock",
     "stock_push_plan",
     "stock_pushes",
@@ -116,6 +122,7 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
         show_a_sale(running.url)
         # A second snapshot after the sale: stock over time has two instants per store.
         snapshot_again(store_ids)
+        build_marts()
 
     counts = table_counts(url)
     width = max(len(t) for t in counts)
@@ -123,6 +130,7 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
     for table, count in counts.items():
         print(f"  {table:<{width}}  {count:>8}")
     print(f"\nwarehouse: {redacted(url)}")
+    print("dashboard: synchub dashboard opens it (or --serve)")
     print(f"done in {time.perf_counter() - started:.1f}s. Browse the runs and assets: make ui")
     return counts
 
@@ -141,6 +149,38 @@ def snapshot_again(store_ids: Sequence[str], say: Callable[[str], None] = print)
         )
         assert result.success
     say(f"  ✓ listings, stock_snapshots again for {len(store_ids)} stores (after the sale)")
+
+
+def build_marts(say: Callable[[str], None] = print) -> list[str]:
+    """The marts from the landed facts (dbt build, its tests as checks), then their files."""
+    import contextlib
+    import io
+
+    from synchub_pipelines.definitions import defs
+
+    # dagster-dbt echoes dbt's own log on stdout; the demo prints its summary instead.
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = defs.resolve_job_def("marts_job").execute_in_process(
+            instance=dg.DagsterInstance.get(),
+            raise_on_error=True,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        )
+    failed = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    keys = [
+        (m.asset_key.path[-1], m.materialization.metadata)
+        for m in result.get_asset_materialization_events()
+        if m.asset_key is not None
+    ]
+    folder = next(meta["folder"].value for name, meta in keys if name == "mart_exports")
+    built = [name for name, _ in keys if name.startswith("mart_") and name != "mart_exports"]
+    # The marts job also draws the merchant's dashboard from them.
+    say(
+        f"  ✓ marts_job: {len(built)} marts, CSV and XLSX in {folder}"
+        + (f"  (failed checks: {failed})" if failed else "")
+    )
+    page = next(meta for name, meta in keys if name == "merchant_dashboard")["path"].value
+    say(f"  ✓ merchant dashboard: {page}  (open it: synchub dashboard)")
+    return failed
 
 
 def materialize_everything(
@@ -166,8 +206,9 @@ def materialize_everything(
 
     instance = instance or dg.DagsterInstance.get()
     sync_store_partitions(instance, store_ids)
-    resources = resources if resources is not None else dict(defs.resources or {})
-    # The same assets, checks and jobs, with the caller's resources (tests bring their own).
+    # The caller's resources (tests bring their own) over the location's (dbt, alerts…).
+    resources = {**dict(defs.resources or {}), **(resources or {})}
+    # The same assets, checks and jobs, with those resources.
     located = dg.Definitions(
         assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=resources
     )

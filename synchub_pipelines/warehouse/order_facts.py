@@ -248,8 +248,20 @@ def promote_from_shipments(
             f"AND EXISTS (SELECT 1 {shipment_of} AND (sh.buyer_city IS NOT NULL "
             "OR sh.buyer_state IS NOT NULL))"
         ).bindparams(sa.bindparam("ids", expanding=True), sa.bindparam("now", type_=UtcTimestamp))
+        # A move whose instant no package states (Amazon says DELIVERED, not when) is
+        # recorded as first seen now.
+        seen = sa.text(
+            "INSERT INTO order_status_history "
+            "(store_id, order_id, status, raw_status, changed_at, source, synced_at) "
+            "SELECT o.store_id, o.order_id, o.status, NULL, :now, 'observed', :now "
+            "FROM orders o WHERE o.store_id = :store_id AND o.order_id IN :ids "
+            "AND o.status IN ('shipped', 'delivered') AND NOT EXISTS "
+            "(SELECT 1 FROM order_status_history h WHERE h.store_id = o.store_id "
+            "AND h.order_id = o.order_id AND h.status = o.status)"
+        ).bindparams(sa.bindparam("ids", expanding=True), sa.bindparam("now", type_=UtcTimestamp))
         for statement in (delivered, shipped):
             moved += max(conn.execute(statement, params).rowcount, 0)
+        conn.execute(seen, params)
         conn.execute(place, params)
     return moved
 

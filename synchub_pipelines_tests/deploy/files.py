@@ -29,7 +29,14 @@ COMPOSE_WORKSPACE = ROOT / "docker" / "workspace-grpc.yaml"
 # README settings that are not a deployment's: the tests' own server, and the Amazon refresh
 # token, which `synchub connect amazon` reads once and stores encrypted (a long-running
 # service must never hold it in its environment).
-NOT_DEPLOYMENT_SETTINGS = frozenset({"SYNCHUB_TEST_PG_URL", "SYNCHUB_AMAZON_REFRESH_TOKEN"})
+NOT_DEPLOYMENT_SETTINGS = frozenset(
+    {
+        "SYNCHUB_TEST_PG_URL",
+        "SYNCHUB_TEST_ARTIFACTS",
+        "SYNCHUB_TEST_CHROMIUM",
+        "SYNCHUB_AMAZON_REFRESH_TOKEN",
+    }
+)
 # On Kubernetes the chart owns Dagster's own variables: DAGSTER_HOME on every pod, the
 # storage's host, user and database in the instance config it renders, and
 # DAGSTER_PG_PASSWORD from its Secret.

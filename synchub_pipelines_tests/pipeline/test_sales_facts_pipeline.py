@@ -62,7 +62,8 @@ def landed(
                 selection=["stock_snapshots"],
                 partition_key=store_id,
                 instance=instance,
-                resources=shop.resources(),
+                # The location's resources (dbt…) under the test's own.
+                resources={**dict(defs.resources or {}), **shop.resources()},
             )
         yield shop, store_ids, failed
 
