@@ -80,8 +80,10 @@ def required_chromium() -> str:
     return executable
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium, for one module: Playwright's sync API runs an event loop in this thread
+    while it is open, so it must close before other tests call asyncio.run()."""
     executable = required_chromium()
     from playwright.sync_api import sync_playwright
 
