@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr, SecretStr
 from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.marketplaces import amazon, bling, mercadolivre, shopee, tiktok
 from synchub_pipelines.marketplaces.base import StoreClient
+from synchub_pipelines.marketplaces.http import HttpSettings
 from synchub_pipelines.models import Marketplace, Store
 
 
@@ -51,6 +52,11 @@ class MercadoLivreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     burst: float | None = Field(
         default=None, description="Burst the app is granted (SYNCHUB_ML_BURST; default: 1 s)"
     )
+    max_attempts: int = Field(
+        default=HttpSettings.max_attempts,
+        ge=1,
+        description="Tries per call on 429, 5xx and timeouts before the run fails",
+    )
 
     @classmethod
     def from_environment(cls, resolve: bool = False) -> Self:
@@ -83,6 +89,7 @@ class MercadoLivreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             auth_url=self.auth_url,
             requests_per_second=self.requests_per_second,
             burst=self.burst,
+            http=HttpSettings(max_attempts=self.max_attempts),
         )
 
 

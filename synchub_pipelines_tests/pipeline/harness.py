@@ -35,7 +35,13 @@ from synchub_pipelines.warehouse.credentials import SqlTokenStore
 from synchub_pipelines.warehouse.engine import engine_for
 from synchub_pipelines.warehouse.migrate import migrate
 
-FAST_RETRIES = HttpSettings(timeout_seconds=10, backoff_base_seconds=0.01, backoff_max_seconds=0.2)
+# The noisy sandbox fails one request in four (429 or 5xx): with the default six attempts
+# about one call in 4,000 exhausts them, and a run makes thousands. What the fault tests
+# prove is that retried calls converge to the clean result, so they get enough attempts
+# that exhausting them is out of reach (0.25**12 ≈ 6e-8).
+FAST_RETRIES = HttpSettings(
+    timeout_seconds=10, max_attempts=12, backoff_base_seconds=0.01, backoff_max_seconds=0.2
+)
 
 
 def ml_app(running: RunningSandbox) -> MercadoLivreApp:
@@ -99,6 +105,7 @@ class Harness:
                     api_url=base,
                     auth_url=base,
                     requests_per_second=2000,
+                    max_attempts=FAST_RETRIES.max_attempts,
                 ),
                 tiktok=TikTokResource(),
                 amazon=AmazonResource(),
