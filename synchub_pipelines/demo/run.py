@@ -50,14 +50,24 @@ DEMO_TABLES = (
     "allocatable_stock",
     "stock_push_plan",
     "stock_pushes",
+    "listing_publications",
+    "price_pushes",
+    "fulfilment_pushes",
+    "answer_pushes",
     "marketplace_categories",
     "marketplace_required_attributes",
     "category_mappings",
     "bling_category_links",
+    "bling_catalog_writes",
     "category_sync_log",
     "product_attributes_normalized",
     "listing_readiness",
     "ingest_errors",
+    "scraped_pages",
+    "competitor_offers",
+    "offer_matches",
+    "enrichment_suggestions",
+    "price_positions",
 )
 
 
@@ -122,7 +132,12 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
         show_a_sale(running.url)
         # A second snapshot after the sale: stock over time has two instants per store.
         snapshot_again(store_ids)
+        publish_the_catalog()  # listings, a price rule, fulfilment, an answer (docs/publishing.md)
+        keep_bling_catalog(store_ids)  # Bling as the catalog of record (docs/publishing.md)
         build_marts()
+        from synchub_pipelines.defs.enrichment.demo import scrape_the_shops
+
+        scrape_the_shops()  # competitor prices vs the demo catalog (docs/enrichment.md)
 
     counts = table_counts(url)
     width = max(len(t) for t in counts)
@@ -133,6 +148,51 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
     print("dashboard: synchub dashboard opens it (or --serve)")
     print(f"done in {time.perf_counter() - started:.1f}s. Browse the runs and assets: make ui")
     return counts
+
+
+def publish_the_catalog(say: Callable[[str], None] = print) -> None:
+    """The publishing step: plan then real, each result read back (guarded: a marketplace
+    whose writes are missing is reported, and the demo goes on)."""
+    from synchub_pipelines.defs.marketplaces import MarketplacesResource
+    from synchub_pipelines.defs.publishing.assets import client_factory
+    from synchub_pipelines.defs.publishing.demo import publish_demo
+    from synchub_pipelines.defs.resources import WarehouseResource
+
+    warehouse = WarehouseResource(url=settings.warehouse_url())
+    marketplaces = MarketplacesResource.from_environment(resolve=True)
+    publish_demo(warehouse.engine(), client_factory(warehouse, marketplaces), say)
+
+
+def keep_bling_catalog(store_ids: Sequence[str], say: Callable[[str], None] = print) -> None:
+    """The Bling write-back (`bling_catalog_job`): the plan first, then for real, each store
+    mapped to the loja id the Bling sandbox gives it. Guarded: a failure is reported and the
+    demo goes on."""
+    from synchub_pipelines.definitions import defs
+    from synchub_pipelines.sandbox.bling_render import loja_id_for
+
+    catalog = dict(defs.resources or {}).get("catalog")
+    if not getattr(getattr(catalog, "bling", None), "configured", False):
+        return  # the demo's Bling account is not configured: nothing to keep
+    job = defs.resolve_job_def("bling_catalog_job")
+    lojas = {store_id: loja_id_for(store_id) for store_id in store_ids}
+    for dry_run in (True, False):
+        config = {"dry_run": dry_run, "lojas": lojas}
+        try:
+            result = job.execute_in_process(
+                instance=dg.DagsterInstance.get(),
+                raise_on_error=True,
+                run_config={
+                    "ops": {"bling_catalog_writeback": {"config": config}},
+                    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                },
+            )
+            (event,) = result.get_asset_materialization_events()
+            writes = event.materialization.metadata["writes"].value
+        except Exception as exc:  # the demo reports it and goes on
+            say(f"  ✗ bling_catalog_job: {type(exc).__name__}: {str(exc)[:200]}")
+            return
+        note = " (dry run: the plan only)" if dry_run else ""
+        say(f"  ✓ bling_catalog_job{note}: {writes}")
 
 
 def snapshot_again(store_ids: Sequence[str], say: Callable[[str], None] = print) -> None:

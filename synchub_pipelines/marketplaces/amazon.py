@@ -91,6 +91,11 @@ from pydantic import (
     ValidationError,
 )
 
+from synchub_pipelines.marketplaces.amazon_writes import (
+    PACED_WITH_HEADROOM,
+    WRITE_QUOTAS,
+    AmazonWritesMixin,
+)
 from synchub_pipelines.marketplaces.base import (
     ApiShape,
     Page,
@@ -198,6 +203,8 @@ QUOTAS: dict[str, Quota] = {
     "searchListingsItems": Quota(5.0, 5),
     "getListingsItem": Quota(5.0, 10),
     "patchListingsItem": Quota(5.0, 5),
+    # Publishing and fulfilment writes (marketplaces/amazon_writes.py).
+    **{name: Quota(rate, burst) for name, (rate, burst) in WRITE_QUOTAS.items()},
 }
 
 # Normalized status of each Orders v0 status. Amazon has no Delivered or Returned status in
@@ -1427,8 +1434,9 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class AmazonClient:
-    """One selling partner's account in one marketplace (`app.marketplace_id`)."""
+class AmazonClient(AmazonWritesMixin):
+    """One selling partner's account in one marketplace (`app.marketplace_id`); publishing
+    and fulfilment writes come from `AmazonWritesMixin`."""
 
     # getOrders allows one call a minute after a burst of 20: one paged query per range.
     max_window_days = 3650
@@ -1467,7 +1475,9 @@ class AmazonClient:
         for operation in QUOTAS:
             quota = app.quota(operation)
             key = f"{MARKETPLACE}:{app.client_id}:{store.seller_id}:{operation}"
-            self.limiters[operation] = shared_limiter(key, quota.rate, quota.burst)
+            self.limiters[operation] = shared_limiter(
+                key, quota.rate, quota.burst, PACED_WITH_HEADROOM.get(operation, 0.0)
+            )
         self._items_cache: OrderedDict[tuple[str, datetime], list[Any]] = OrderedDict()
         self._product_types: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -1483,7 +1493,9 @@ class AmazonClient:
         path: str,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
+        """One SP-API call; `content` is a body already encoded as JSON (exact Decimals)."""
         limiter = self.limiters[operation]
         # A due refresh happens here, outside this call's retry loop.
         self.tokens.access_token()
@@ -1493,6 +1505,11 @@ class AmazonClient:
             self.http.throttled_seconds += limiter.acquire()
             current["token"] = self.tokens.access_token()
             headers = {"x-amz-access-token": current["token"], "accept": "application/json"}
+            if content is not None:
+                headers["content-type"] = "application/json"
+                return self.http.build(
+                    method, path, params=params, content=content, headers=headers
+                )
             return self.http.build(method, path, params=params, json=json, headers=headers)
 
         def reauthenticate() -> None:

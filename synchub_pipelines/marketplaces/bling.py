@@ -41,6 +41,7 @@ from synchub_pipelines.marketplaces.base import (
     describe_validation_error,
     reject,
 )
+from synchub_pipelines.marketplaces.bling_writes import BlingCatalogWrites
 from synchub_pipelines.marketplaces.errors import (
     AuthError,
     InvalidRequestError,
@@ -550,7 +551,7 @@ class _Known:
     parent_id: int | None
 
 
-class BlingClient:
+class BlingClient(BlingCatalogWrites):
     """One Bling account (one company): the catalog source and its stock.
 
     Call budget (3 req/s, 120k/day): a full catalog walk costs one `GET /produtos` per 100
@@ -564,7 +565,8 @@ class BlingClient:
     SKUs must be resolved to ids and this client has not listed the products yet.
 
     The client keeps what the list told it (SKU ↔ id) for its lifetime: use one client per
-    run and per thread.
+    run and per thread. Catalog writes (category, brand, custom fields, store links) come
+    from `BlingCatalogWrites` (bling_writes.py).
     """
 
     def __init__(
@@ -700,6 +702,11 @@ class BlingClient:
             for _ in self._product_rows():
                 pass
         return dict(self._ids_by_sku)
+
+    def parent_of(self, product_id: int) -> int | None:
+        """The parent (formato V) of a listed variation; None for any other product."""
+        known = self._known.get(product_id)
+        return known.parent_id if known else None
 
     def _sku_of(self, product_id: int) -> str | None:
         known = self._known.get(product_id)

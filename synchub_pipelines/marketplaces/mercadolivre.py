@@ -46,6 +46,7 @@ from synchub_pipelines.marketplaces.base import (
 from synchub_pipelines.marketplaces.brazil import state_code
 from synchub_pipelines.marketplaces.errors import AuthError, MarketplaceError, NotFoundError
 from synchub_pipelines.marketplaces.http import ApiHttp, HttpSettings, classify_by_status
+from synchub_pipelines.marketplaces.mercadolivre_writes import MercadoLivreWrites
 from synchub_pipelines.marketplaces.ratelimit import shared_limiter
 from synchub_pipelines.marketplaces.tokens import TokenManager, TokenSet, TokenStore
 from synchub_pipelines.models import (
@@ -108,6 +109,16 @@ def classify(response: httpx.Response, operation: str) -> MarketplaceError | Non
         body = {}
     message = str(body.get("message") or response.reason_phrase or "error")
     code = body.get("error")
+    # A validation error names what to fix in its causes (warnings do not block): the first
+    # error's code and every error's message, so a refused write says which field failed.
+    causes = [
+        c
+        for c in body.get("cause") or []
+        if isinstance(c, dict) and c.get("type", "error") != "warning" and c.get("message")
+    ]
+    if causes:
+        code = causes[0].get("code") or code
+        message = f"{message}: " + "; ".join(str(c["message"]) for c in causes)
     return classify_by_status(
         MARKETPLACE, response, operation, message, str(code) if code else None
     )
@@ -1001,8 +1012,8 @@ class MercadoLivreApp:
 NEW_FORMAT = {"x-format-new": "true"}
 
 
-class MercadoLivreClient:
-    """One Mercado Livre account."""
+class MercadoLivreClient(MercadoLivreWrites):
+    """One Mercado Livre account; publishing, fulfilment and answers come from the mixin."""
 
     # The sale settles once Mercado Pago releases the money: 2 to 6 days after delivery
     # with Mercado Envios (22 days after payment without reputation); deliveries take up

@@ -24,11 +24,16 @@ log = logging.getLogger("synchub.ratelimit")
 class RateLimiter:
     """`acquire()` waits until the call fits in `rate` per second with bursts of `burst`."""
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(self, rate: float, burst: float | None = None, headroom: float = 0.0) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
         self.burst = max(1.0, burst if burst is not None else rate)
+        # Tokens never spent: the server's bucket starts when our first call *arrives*, ours
+        # when it leaves, so a later call that travels faster than the first finds the
+        # server's bucket one token short. `headroom` tokens absorb headroom / rate seconds
+        # of such latency spread; 0 spends the whole published burst.
+        self.headroom = max(0.0, min(headroom, self.burst - 1.0))
         self._tokens = self.burst
         self._last = time.monotonic()
         self._lock = threading.Lock()
@@ -41,10 +46,10 @@ class RateLimiter:
                 now = time.monotonic()
                 self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
                 self._last = now
-                if self._tokens >= 1:
+                if self._tokens >= 1 + self.headroom:
                     self._tokens -= 1
                     return waited
-                pause = (1 - self._tokens) / self.rate
+                pause = (1 + self.headroom - self._tokens) / self.rate
             time.sleep(pause)
             waited += pause
 
@@ -71,8 +76,15 @@ class BudgetStore(Protocol):
 class SharedBudget(RateLimiter):
     """A bucket every process of the deployment draws from (see the module docstring)."""
 
-    def __init__(self, scope: str, rate: float, burst: float | None, store: BudgetStore) -> None:
-        super().__init__(rate, burst)
+    def __init__(
+        self,
+        scope: str,
+        rate: float,
+        burst: float | None,
+        store: BudgetStore,
+        headroom: float = 0.0,
+    ) -> None:
+        super().__init__(rate, burst, headroom)
         self.scope = scope
         self._store = store
 
@@ -85,7 +97,7 @@ class SharedBudget(RateLimiter):
                 "shared budget %s unavailable (%s); pacing locally", self.scope, type(exc).__name__
             )
             return super().acquire()
-        pause = max(0.0, -left / self.rate)
+        pause = max(0.0, (self.headroom - left) / self.rate)
         if pause:
             time.sleep(pause)
         return pause
@@ -112,20 +124,23 @@ def use_budget_store(store: BudgetStore | None) -> None:
             _limiters.clear()
 
 
-def shared_limiter(key: str, rate: float, burst: float | None = None) -> RateLimiter:
+def shared_limiter(
+    key: str, rate: float, burst: float | None = None, headroom: float = 0.0
+) -> RateLimiter:
     """The limiter for a quota scope (e.g. 'mercadolivre:<app id>'): the deployment's when a
-    budget store is installed, else the process's."""
+    budget store is installed, else the process's. `headroom`: see `RateLimiter`."""
     with _guard:
         limiter = _limiters.get(key)
         if (
             limiter is None
             or limiter.rate != rate
             or (burst is not None and limiter.burst != max(1.0, burst))
+            or limiter.headroom != max(0.0, min(headroom, limiter.burst - 1.0))
         ):
             limiter = (
-                SharedBudget(key, rate, burst, _store)
+                SharedBudget(key, rate, burst, _store, headroom)
                 if _store is not None
-                else RateLimiter(rate, burst)
+                else RateLimiter(rate, burst, headroom)
             )
             _limiters[key] = limiter
         return limiter

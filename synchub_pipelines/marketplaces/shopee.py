@@ -80,6 +80,7 @@ from synchub_pipelines.marketplaces.http import (
     retry_after_seconds,
 )
 from synchub_pipelines.marketplaces.ratelimit import shared_limiter
+from synchub_pipelines.marketplaces.shopee_writes import ShopeeWritesMixin
 from synchub_pipelines.marketplaces.tokens import TokenManager, TokenSet, TokenStore
 from synchub_pipelines.models import (
     FeeLine,
@@ -1601,8 +1602,9 @@ class ShopeeApp:
 # --- the client ----------------------------------------------------------------------------
 
 
-class ShopeeClient:
-    """One Shopee shop (seller id = shop_id)."""
+class ShopeeClient(ShopeeWritesMixin):
+    """One Shopee shop (seller id = shop_id); publishing and fulfilment writes come from
+    `ShopeeWritesMixin` (shopee_writes.py)."""
 
     settlement_days = SETTLEMENT_DAYS
     facts_per_run = int(

@@ -66,6 +66,7 @@ from synchub_pipelines.marketplaces.http import (
     retry_after_seconds,
 )
 from synchub_pipelines.marketplaces.ratelimit import shared_limiter
+from synchub_pipelines.marketplaces.tiktok_writes import TikTokWrites
 from synchub_pipelines.marketplaces.tokens import (
     NotConnectedError,
     TokenManager,
@@ -1153,8 +1154,9 @@ class _StatementWalk:
     spent: int = 0  # pages read
 
 
-class TikTokClient:
-    """One TikTok shop (seller id = shop id)."""
+class TikTokClient(TikTokWrites):
+    """One TikTok shop (seller id = shop id). Publishing and fulfilment writes come from
+    `TikTokWrites` (tiktok_writes.py)."""
 
     settlement_days = SETTLEMENT_DAYS
     facts_per_run = FACTS_PER_RUN

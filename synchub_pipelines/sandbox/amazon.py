@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import hashlib
 import itertools
 import json
@@ -25,6 +26,7 @@ import random
 import re
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,18 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from synchub_pipelines.sandbox.amazon_listings import (
+    META_SCHEMA,
+    PRODUCT_TYPES,
+    Malformed,
+    Submission,
+    definition_body,
+    nfe_key_of,
+    read_patch,
+    read_put,
+    schema_document,
+    search_product_types,
+)
 from synchub_pipelines.sandbox.amazon_render import (
     INCLUDED_DATA,
     MARKETPLACE_ID,
@@ -45,14 +59,14 @@ from synchub_pipelines.sandbox.amazon_render import (
     AmazonListing,
     AmazonOrder,
     Catalog,
-    MalformedPatch,
     OrderBook,
     amazon_order_id,
+    asin_for,
     dumps,
     identifier,
     iso,
     listing_issue,
-    read_patch,
+    order_item_id,
     render_financial_events,
     render_listing_item,
     render_order_2026,
@@ -60,7 +74,15 @@ from synchub_pipelines.sandbox.amazon_render import (
     valid_orders_query,
 )
 from synchub_pipelines.sandbox.infra import TokenBucket
-from synchub_pipelines.sandbox.world import Buyer, Order, OrderChange, OrderLine, Seller
+from synchub_pipelines.sandbox.world import (
+    Buyer,
+    Listing,
+    ListingVariation,
+    Order,
+    OrderChange,
+    OrderLine,
+    Seller,
+)
 
 if TYPE_CHECKING:
     from synchub_pipelines.sandbox.server import Sandbox
@@ -73,7 +95,9 @@ __all__ = [
     "REDIRECT_URI",
     "InsufficientStock",
     "ListingWrite",
+    "ShipmentConfirmation",
     "Simulator",
+    "SubmittedInvoice",
     "initial_refresh_token",
 ]
 
@@ -120,7 +144,34 @@ class ListingWrite:
     submission_id: str
     quantity: int | None  # requested DEFAULT quantity, if the patch carried one
     previous_quantity: int | None  # None when the SKU is not a listing of this seller
-    applied: bool  # the World's stock changed
+    applied: bool  # the listing changed (stock, price, attributes; created by a put)
+    operation: str = "patchListingsItem"  # or "putListingsItem"
+
+
+@dataclass(frozen=True)
+class ShipmentConfirmation:
+    """One accepted confirmShipment call (the fulfilment audit's mirror)."""
+
+    at: datetime
+    order_id: str
+    package_reference_id: str
+    carrier_code: str
+    carrier_name: str | None
+    tracking_number: str
+    items: tuple[tuple[str, int], ...]
+    edit: bool  # the package was already confirmed: its details were replaced
+
+
+@dataclass(frozen=True)
+class SubmittedInvoice:
+    """One submitInvoice that passed the request checks; `status` is what getInvoiceStatus
+    reports (Accepted, or Rejected with the sandbox's `reason`)."""
+
+    at: datetime
+    order_id: str
+    access_key: str | None
+    status: str
+    reason: str | None
 
 
 class InsufficientStock(ValueError):
@@ -244,6 +295,13 @@ class Simulator:
         self.sandbox = sandbox
         self.sellers = {s.seller_id: s for s in sandbox.world.sellers_of("amazon")}
         self.writes: list[ListingWrite] = []
+        # Every write request received (refused ones too), by operation; a validation
+        # preview is counted apart ("…:VALIDATION_PREVIEW") since it changes nothing.
+        self.write_calls: Counter[str] = Counter()
+        self.shipment_confirmations: list[ShipmentConfirmation] = []
+        self.invoices: list[SubmittedInvoice] = []
+        self._packages: dict[int, dict[str, dict[str, Any]]] = {}
+        self._numbers: tuple[int, int] | None = None  # last listing and variation numbers
         self._refresh_tokens = {initial_refresh_token(sid): sid for sid in self.sellers}
         self._access_tokens: dict[str, tuple[str, float]] = {}
         self._auth_codes: dict[str, tuple[str, float]] = {}
@@ -266,6 +324,12 @@ class Simulator:
         self._search_op = operation("amazon.listings", 5.0, 5)
         self._get_item_op = operation("amazon.listings.get", 5.0, 10)
         self._patch_op = operation("amazon.listings.patch", 5.0, 5)
+        self._put_op = operation("amazon.listings.put", 5.0, 10)
+        self._definition_op = operation("amazon.definitions", 5.0, 10)
+        self._search_types_op = operation("amazon.definitions.search", 5.0, 10)
+        self._confirm_op = operation("amazon.confirmShipment", 2.0, 10)
+        self._invoice_op = operation("amazon.submitInvoice", 1.133, 25)
+        self._invoice_status_op = operation("amazon.getInvoiceStatus", 1.133, 25)
 
     def app(self) -> Starlette:
         items = "/listings/2021-08-01/items/{seller_id}"
@@ -297,7 +361,33 @@ class Simulator:
                 self._api(self._patch_op, self._patch_listing),
                 methods=["PATCH"],
             ),
+            Route(items + "/{sku}", self._api(self._put_op, self._put_listing), methods=["PUT"]),
+            Route(
+                "/definitions/2020-09-01/productTypes",
+                self._api(self._search_types_op, self._search_product_types),
+            ),
+            Route(
+                "/definitions/2020-09-01/productTypes/{product_type}",
+                self._api(self._definition_op, self._product_type_definition),
+            ),
+            Route("/_sandbox/schemas/{product_type}", self._schema),
+            Route("/_sandbox/meta-schema", self._meta_schema),
+            Route(
+                "/orders/v0/orders/{order_id}/shipmentConfirmation",
+                self._api(self._confirm_op, self._confirm_shipment),
+                methods=["POST"],
+            ),
+            Route(
+                "/delivery/2022-07-01/invoice",
+                self._api(self._invoice_op, self._submit_invoice),
+                methods=["POST"],
+            ),
+            Route(
+                "/delivery/2022-07-01/invoice/status",
+                self._api(self._invoice_status_op, self._invoice_status),
+            ),
             Route("/_sandbox/sales", self._sales, methods=["POST"]),
+            Route("/_sandbox/write_calls", self._write_calls),
         ]
         return Starlette(
             routes=routes,
@@ -710,7 +800,10 @@ class Simulator:
         now = self.sandbox.clock.time()
         with self._lock:
             _, view, step = self._view(seller, request.path_params["order_id"])
-            body = render_order_2026(view, step, now, included, self._catalog(seller).asins)
+            confirmed = list(self._packages.get(view.order.order_number, {}).values())
+            body = render_order_2026(
+                view, step, now, included, self._catalog(seller).asins, confirmed
+            )
         return _json(body)
 
     # --- Finances v0 -------------------------------------------------------------------
@@ -902,35 +995,32 @@ class Simulator:
         mode = request.query_params.get("mode")
         if mode not in (None, "VALIDATION_PREVIEW"):
             raise _invalid("Invalid mode.")
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            raise _ApiError(400, "InvalidInput", _UNPARSABLE, "") from None
-        try:
-            product_type, quantity, issues = read_patch(body)
-        except MalformedPatch as exc:
-            raise _ApiError(400, "InvalidInput", exc.message, exc.details) from None
+        self.write_calls["patchListingsItem" + (f":{mode}" if mode else "")] += 1
+        body = await self._json_body(request)
         sku = request.path_params["sku"]
         with self._lock:
             item = self._catalog(seller).by_sku.get(sku)
-            if item is not None and product_type not in (item.product_type, "PRODUCT"):
-                issues.append(
-                    listing_issue(
-                        "4000003",
-                        f"The product type '{product_type}' does not match the product type "
-                        f"'{item.product_type}' of the listing.",
-                        [],
-                        "INVALID_ATTRIBUTE",
-                    )
-                )
+            try:
+                patch = read_patch(body, None if item is None else item.product_type)
+            except Malformed as exc:
+                raise _ApiError(400, "InvalidInput", exc.message, exc.details) from None
+            issues = patch.issues
             previous = None if item is None else item.variation.available_quantity
             status = "INVALID" if issues else "VALID" if mode else "ACCEPTED"
             # Like Amazon, a patch for an unknown SKU is accepted (it would create an
             # offer-only listing); nothing in the World changes, and the log says so.
-            applied = status == "ACCEPTED" and item is not None and quantity is not None
+            applied = status == "ACCEPTED" and item is not None
             now = self.sandbox.clock.now()
-            if applied and item is not None and quantity is not None:
-                item.variation.available_quantity = quantity
+            if applied and item is not None:
+                for name, values in patch.replaced.items():
+                    if name == "fulfillment_availability" and patch.quantity is not None:
+                        item.variation.available_quantity = patch.quantity
+                    elif name == "purchasable_offer" and patch.price is not None:
+                        item.variation.price = patch.price
+                    else:
+                        item.submitted[name] = values
+                for name in patch.deleted:
+                    item.submitted.pop(name, None)
                 item.updated_ts = now.timestamp()
             submission_id = self._opaque("submission", 32).lower()
             self.writes.append(
@@ -941,11 +1031,455 @@ class Simulator:
                     mode=mode or "APPLY",
                     status=status,
                     submission_id=submission_id,
-                    quantity=quantity,
+                    quantity=patch.quantity,
                     previous_quantity=previous,
                     applied=applied,
                 )
             )
         return _json(
             {"sku": sku, "status": status, "submissionId": submission_id, "issues": issues}
+        )
+
+    @staticmethod
+    async def _json_body(request: Request) -> Any:
+        try:
+            return json.loads(await request.body())
+        except ValueError:
+            raise _ApiError(400, "InvalidInput", _UNPARSABLE, "") from None
+
+    async def _put_listing(self, request: Request, seller: Seller) -> Response:
+        """putListingsItem: create or fully replace the SKU's listing, after the product
+        type's checks (amazon_listings.read_put); the new listing is in the reads at once."""
+        self._own(request, seller)
+        _marketplaces(request, "marketplaceIds")
+        mode = request.query_params.get("mode")
+        if mode not in (None, "VALIDATION_PREVIEW"):
+            raise _invalid("Invalid mode.")
+        self.write_calls["putListingsItem" + (f":{mode}" if mode else "")] += 1
+        body = await self._json_body(request)
+        sku = request.path_params["sku"]
+        with self._lock:
+            catalog = self._catalog(seller)
+            known = {s: item.parentage for s, item in catalog.by_sku.items()}
+            try:
+                submission = read_put(body, known)
+            except Malformed as exc:
+                raise _ApiError(400, "InvalidInput", exc.message, exc.details) from None
+            existing = catalog.by_sku.get(sku)
+            if existing is not None and existing.product_type != submission.product_type:
+                submission.issues.append(
+                    listing_issue(
+                        "4000003",
+                        f"The product type '{submission.product_type}' does not match the "
+                        f"product type '{existing.product_type}' of the listing.",
+                        [],
+                        "INVALID_ATTRIBUTE",
+                    )
+                )
+            status = "INVALID" if submission.issues else "VALID" if mode else "ACCEPTED"
+            now = self.sandbox.clock.now()
+            previous = None if existing is None else existing.variation.available_quantity
+            if status == "ACCEPTED":
+                self._store_listing(seller, catalog, sku, submission, now)
+            submission_id = self._opaque("submission", 32).lower()
+            self.writes.append(
+                ListingWrite(
+                    at=now,
+                    seller_id=seller.seller_id,
+                    sku=sku,
+                    mode=mode or "APPLY",
+                    status=status,
+                    submission_id=submission_id,
+                    quantity=submission.quantity,
+                    previous_quantity=previous,
+                    applied=status == "ACCEPTED",
+                    operation="putListingsItem",
+                )
+            )
+        return _json(
+            {
+                "sku": sku,
+                "status": status,
+                "submissionId": submission_id,
+                "issues": submission.issues,
+            }
+        )
+
+    def _next_numbers(self) -> tuple[int, int]:
+        """Fresh World listing and variation numbers for a listing created through the API."""
+        if self._numbers is None:
+            world = self.sandbox.world
+            self._numbers = (
+                max((lst.listing_number for lst in world.listings), default=0),
+                max(
+                    (v.variation_number for lst in world.listings for v in lst.variations),
+                    default=0,
+                ),
+            )
+        listing_number, variation_number = self._numbers[0] + 1, self._numbers[1] + 1
+        self._numbers = (listing_number, variation_number)
+        return listing_number, variation_number
+
+    def _store_listing(
+        self, seller: Seller, catalog: Catalog, sku: str, submission: Submission, now: datetime
+    ) -> None:
+        definition = PRODUCT_TYPES[submission.product_type]
+        price = submission.price if submission.price is not None else Decimal(0)
+        quantity = submission.quantity if submission.quantity is not None else 0
+        existing = catalog.by_sku.get(sku)
+        if existing is not None:
+            # A put replaces every attribute; price and stock live on the variation.
+            existing.submitted = dict(submission.attributes)
+            existing.parentage = submission.parentage
+            if submission.price is not None:
+                existing.variation.price = price
+            if submission.quantity is not None:
+                existing.variation.available_quantity = quantity
+            existing.updated_ts = now.timestamp()
+            return
+        listing_number, variation_number = self._next_numbers()
+        axes = submission.axes(definition)
+        variation = ListingVariation(variation_number, sku, axes, price, quantity)
+        listing = Listing(
+            listing_number=listing_number,
+            seller=seller,
+            title=submission.item_name,
+            category=definition.display_name,
+            parent_sku=submission.parent_sku or sku,
+            variations=[variation],
+            status="active",
+            created_at=now,
+            has_variations=bool(submission.parentage),
+        )
+        world = self.sandbox.world
+        world.listings.append(listing)
+        world.listings_by_number[listing_number] = listing
+        item = AmazonListing(
+            sku=sku,
+            listing=listing,
+            variation=variation,
+            product=None,
+            asin=asin_for(listing.parent_sku, (("SKU", sku), *axes)),
+            product_type=submission.product_type,
+            created_ts=now.timestamp(),
+            updated_ts=now.timestamp(),
+            submitted=dict(submission.attributes),
+            parentage=submission.parentage,
+            api_created=True,
+        )
+        catalog.items.append(item)
+        catalog.by_sku[sku] = item
+        catalog.asins[variation_number] = item.asin
+
+    # --- Product Type Definitions 2020-09-01 -------------------------------------------
+
+    async def _search_product_types(self, request: Request, seller: Seller) -> Response:
+        _marketplaces(request, "marketplaceIds")
+        keywords = _csv(request, "keywords")
+        item_name = request.query_params.get("itemName")
+        if keywords and item_name:
+            raise _invalid("Only one of keywords and itemName may be specified.")
+        words = keywords or (item_name.split() if item_name else [])
+        found = search_product_types(words)
+        return _json(
+            {
+                "productTypes": [
+                    {
+                        "name": d.name,
+                        "displayName": d.display_name,
+                        "marketplaceIds": [MARKETPLACE_ID],
+                    }
+                    for d in found
+                ],
+                "productTypeVersion": "SANDBOX-1",
+            }
+        )
+
+    async def _product_type_definition(self, request: Request, seller: Seller) -> Response:
+        _marketplaces(request, "marketplaceIds")
+        params = request.query_params
+        if params.get("requirements", "LISTING") not in (
+            "LISTING",
+            "LISTING_PRODUCT_ONLY",
+            "LISTING_OFFER_ONLY",
+        ):
+            raise _invalid("Invalid requirements.")
+        name = request.path_params["product_type"]
+        definition = PRODUCT_TYPES.get(name)
+        if definition is None:
+            raise _ApiError(404, "NOT_FOUND", f"Product type '{name}' is not found.", "")
+        base = str(request.url).split("/definitions/", 1)[0]
+        checksum = hashlib.md5(  # noqa: S324 - a checksum, as Amazon's
+            dumps(schema_document(definition)).encode()
+        ).hexdigest()
+        return _json(
+            definition_body(
+                definition,
+                f"{base}/_sandbox/schemas/{name}",
+                f"{base}/_sandbox/meta-schema",
+                checksum,
+            )
+        )
+
+    async def _schema(self, request: Request) -> Response:
+        """The schema document behind a definition's link (Amazon: a pre-signed S3 URL,
+        fetched without the SP-API access token)."""
+        definition = PRODUCT_TYPES.get(request.path_params["product_type"])
+        if definition is None:
+            return Response("<Error><Code>NoSuchKey</Code></Error>", 404)
+        return _json(schema_document(definition))
+
+    async def _meta_schema(self, request: Request) -> Response:
+        return _json(META_SCHEMA)
+
+    async def _write_calls(self, request: Request) -> Response:
+        return _json({"total": self.write_count(), "by_operation": dict(self.write_calls)})
+
+    def write_count(self) -> int:
+        """Write requests that could have changed something (previews excluded)."""
+        return sum(n for op, n in self.write_calls.items() if ":" not in op)
+
+    # --- Orders v0 confirmShipment -----------------------------------------------------
+
+    async def _confirm_shipment(self, request: Request, seller: Seller) -> Response:
+        """confirmShipment: the seller's package of an MFN order, 204 when accepted. The same
+        packageReferenceId again edits that package; the order is Shipped once every unit
+        is in a package."""
+        self.write_calls["confirmShipment"] += 1
+        order_id = request.path_params["order_id"]
+        body = await self._json_body(request)
+        detail, items = self._read_confirmation(body)
+        now = self.sandbox.clock.now()
+        ship_at = _instant(detail["shipDate"], "shipDate")
+        advance: Order | None = None
+        with self._lock:
+            _, view, step = self._view(seller, order_id)
+            status = view.steps[step][0]
+            if view.afn:
+                raise _ApiError(
+                    400,
+                    "InvalidInput",
+                    "Shipment confirmation is not allowed for orders fulfilled by Amazon.",
+                    f"Order {order_id} is fulfilled by Amazon (AFN).",
+                )
+            if status == "Canceled":
+                raise _ApiError(
+                    400, "InvalidInput", f"Order {order_id} is canceled and cannot be shipped.", ""
+                )
+            if status in ("Pending", "PendingAvailability"):
+                raise _ApiError(
+                    400, "InvalidInput", f"Order {order_id} is pending and cannot be shipped.", ""
+                )
+            order = view.order
+            ordered = {
+                order_item_id(order.order_number, index): line.quantity
+                for index, line in enumerate(order.lines)
+            }
+            for item_id, quantity in items:
+                if item_id not in ordered:
+                    raise _ApiError(
+                        400,
+                        "InvalidInput",
+                        f"OrderItemId {item_id} is invalid, please obtain the value through "
+                        "the getOrderItems API or Manage Orders page",
+                        "",
+                    )
+                if quantity > ordered[item_id]:
+                    raise _invalid(f"Quantity {quantity} exceeds the ordered quantity.")
+            packages = self._packages.setdefault(order.order_number, {})
+            reference = detail["packageReferenceId"]
+            edit = reference in packages
+            shipped: Counter[str] = Counter()
+            for ref, package in packages.items():
+                if ref != reference:
+                    for entry in package["packageItems"]:
+                        shipped[entry["orderItemId"]] += entry["quantity"]
+            already = status == "Shipped" and not packages
+            if already or any(shipped[i] + q > ordered[i] for i, q in items):
+                raise _ApiError(
+                    400,
+                    "InvalidInput",
+                    "Failed to create package due to not finding a matching package or order "
+                    "already fulfilled.",
+                    "",
+                )
+            carrier = detail.get("carrierName") or detail["carrierCode"]
+            packages[reference] = {
+                "packageReferenceId": reference,
+                "createdTime": iso(now.timestamp()),
+                "packageStatus": {"status": "SHIPPED"},
+                "carrier": carrier,
+                "shipTime": iso(ship_at),
+                **(
+                    {"shippingService": detail["shippingMethod"]}
+                    if detail.get("shippingMethod")
+                    else {}
+                ),
+                "trackingNumber": detail["trackingNumber"],
+                "packageItems": [{"orderItemId": i, "quantity": q} for i, q in items],
+                "_updated_ts": now.timestamp(),
+            }
+            for i, q in items:
+                shipped[i] += q
+            if status == "Unshipped" and all(shipped[i] >= q for i, q in ordered.items()):
+                advance = order
+            self.shipment_confirmations.append(
+                ShipmentConfirmation(
+                    at=now,
+                    order_id=order_id,
+                    package_reference_id=reference,
+                    carrier_code=detail["carrierCode"],
+                    carrier_name=detail.get("carrierName"),
+                    tracking_number=detail["trackingNumber"],
+                    items=tuple(items),
+                    edit=edit,
+                )
+            )
+        if advance is not None:
+            # Outside the lock: the World announces the change to on_order_changed.
+            self.sandbox.world.advance_order(advance, "shipped", now)
+        return Response(status_code=204)
+
+    @staticmethod
+    def _read_confirmation(body: Any) -> tuple[dict[str, Any], list[tuple[str, int]]]:
+        if not isinstance(body, dict):
+            raise _ApiError(400, "InvalidInput", "Invalid Input", "")
+        if body.get("marketplaceId") != MARKETPLACE_ID:
+            raise _invalid(f"Invalid marketplaceId: this seller only sells in {MARKETPLACE_ID}.")
+        detail = body.get("packageDetail")
+        if not isinstance(detail, dict):
+            raise _invalid("packageDetail is required.")
+        for name in ("packageReferenceId", "carrierCode", "trackingNumber", "shipDate"):
+            if not isinstance(detail.get(name), str) or not detail[name].strip():
+                raise _invalid(f"packageDetail.{name} is required.")
+        reference = detail["packageReferenceId"]
+        if not reference.isdigit() or int(reference) <= 0:
+            raise _ApiError(
+                400,
+                "InvalidInput",
+                "PackageReferenceId: is invalid, must be a positive numeric value.",
+                "",
+            )
+        if detail["carrierCode"] == "Other" and not detail.get("carrierName"):
+            raise _invalid("carrierName is required when carrierCode is Other.")
+        raw_items = detail.get("orderItems")
+        if not isinstance(raw_items, list) or not raw_items:
+            raise _invalid("packageDetail.orderItems must have at least one item.")
+        items: list[tuple[str, int]] = []
+        for entry in raw_items:
+            item_id = entry.get("orderItemId") if isinstance(entry, dict) else None
+            quantity = entry.get("quantity") if isinstance(entry, dict) else None
+            if (
+                not isinstance(item_id, str)
+                or isinstance(quantity, bool)
+                or not isinstance(quantity, int)
+                or quantity < 1
+            ):
+                raise _invalid(
+                    "Each orderItems entry needs an orderItemId and a quantity of 1 or more."
+                )
+            items.append((item_id, quantity))
+        return detail, items
+
+    # --- Delivery by Amazon 2022-07-01 (Brazil): NF-e of seller-shipped orders ---------
+
+    async def _submit_invoice(self, request: Request, seller: Seller) -> Response:
+        """submitInvoice: the request is checked at once (400s); the NF-e document itself is
+        judged as Amazon's asynchronous validation would, its verdict shown by
+        getInvoiceStatus (Accepted, or Rejected)."""
+        self.write_calls["submitInvoice"] += 1
+        order_id = request.query_params.get("orderId")
+        shipment_id = request.query_params.get("shipmentId")
+        body = await self._json_body(request)
+        if not isinstance(body, dict):
+            raise _ApiError(400, "InvalidInput", _UNPARSABLE, "")
+        for name in ("invoiceContent", "contentMD5Value", "invoiceType", "programType"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                raise _ApiError(400, "InvalidInput", _UNPARSABLE, f"{name} is required.")
+        if body.get("marketplaceId") != MARKETPLACE_ID:
+            raise _invalid(f"Invalid marketplaceId: this API serves {MARKETPLACE_ID} only.")
+        if body["invoiceType"] != "Outbound":
+            raise _invalid(f"Invalid invoiceType {body['invoiceType']}.")
+        program = body["programType"]
+        if program not in ("EasyShip", "FbaOnSite", "SelfShip"):
+            raise _invalid(f"Invalid programType {program}.")
+        try:
+            document = base64.b64decode(body["invoiceContent"], validate=True)
+        except (binascii.Error, ValueError):
+            raise _invalid("invoiceContent is not valid Base64.") from None
+        digest = hashlib.md5(document).digest()  # noqa: S324 - Amazon's Content-MD5
+        # The model's own examples spell the MD5 in hex, while the Content-MD5 page it links
+        # to says Base64: both are accepted (which Amazon requires is UNCONFIRMED).
+        if body["contentMD5Value"] not in (digest.hex(), base64.b64encode(digest).decode()):
+            raise _invalid("contentMD5Value does not match the invoice content.")
+        if not order_id:
+            entity = ("ShipmentId", shipment_id) if shipment_id else ("OrderId", "")
+            raise _ApiError(
+                400, "EntityNotFound", f"Entity ({entity[0]}, {entity[1]}) was not found", ""
+            )
+        now = self.sandbox.clock.now()
+        with self._lock:
+            book = self._book(seller)
+            view = book.by_amazon_id.get(order_id)
+            step = -1 if view is None else view.step_at(now.timestamp())
+            if view is None or step < 0:
+                raise _ApiError(
+                    400, "EntityNotFound", f"Entity (OrderId, {order_id}) was not found", ""
+                )
+            status = view.steps[step][0]
+            if view.afn or program != "SelfShip":
+                raise _invalid(
+                    f"Order {order_id} is not a {program} order: "
+                    + ("Amazon invoices the orders it fulfils." if view.afn else "it is SelfShip.")
+                )
+            if status == "Canceled":
+                raise _invalid(f"Order {order_id} is canceled; no invoice can be submitted.")
+            if status in ("Pending", "PendingAvailability"):
+                raise _invalid(f"Order {order_id} is pending payment; it cannot be invoiced yet.")
+            if any(i.order_id == order_id and i.status == "Accepted" for i in self.invoices):
+                raise _invalid(f"An invoice has already been accepted for order {order_id}.")
+            key, problem = nfe_key_of(document)
+            verdict = "Rejected" if problem else "Accepted"
+            self.invoices.append(SubmittedInvoice(now, order_id, key, verdict, problem))
+            number = view.order.order_number
+            book.invoice_status[number] = "Accepted" if verdict == "Accepted" else "Errored"
+            book.forget(number)
+        return _json({})
+
+    async def _invoice_status(self, request: Request, seller: Seller) -> Response:
+        params = request.query_params
+        if params.get("marketplaceId") != MARKETPLACE_ID:
+            raise _invalid("marketplaceId is required.")
+        if params.get("invoiceType") != "Outbound":
+            raise _invalid("invoiceType is required.")
+        if params.get("programType") not in ("EasyShip", "FbaOnSite", "SelfShip"):
+            raise _invalid("programType is required.")
+        order_id = params.get("orderId")
+        key = params.get("invoiceId")
+        with self._lock:
+            found = [
+                i
+                for i in self.invoices
+                if (order_id and i.order_id == order_id)
+                or (not order_id and key and i.access_key == key)
+            ]
+        if not found:
+            return _json(
+                {"amazonOrderId": order_id or "", "invoiceStatus": "NotFound", "invoices": []}
+            )
+        statuses = {i.status for i in found}
+        overall = (
+            "Accepted"
+            if statuses == {"Accepted"}
+            else "Rejected"
+            if statuses == {"Rejected"}
+            else "PartiallyAccepted"
+        )
+        return _json(
+            {
+                "amazonOrderId": found[-1].order_id,
+                "invoiceStatus": "Accepted" if found[-1].status == "Accepted" else "Errored",
+                "orderInvoicingStatus": overall,
+                "invoices": [{"id": i.access_key or "", "status": i.status} for i in found],
+            }
         )

@@ -28,7 +28,7 @@ import re
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -443,7 +443,9 @@ def ship_windows(created: float) -> dict[str, str]:
     }
 
 
-def render_order(view: AmazonOrder, step: int) -> dict[str, Any]:
+def render_order(
+    view: AmazonOrder, step: int, invoice_status: str = "NotRequired"
+) -> dict[str, Any]:
     order = view.order
     status, since = view.steps[step]
     units = sum(line.quantity for line in order.lines)
@@ -486,7 +488,7 @@ def render_order(view: AmazonOrder, step: int) -> dict[str, Any]:
         "IsISPU": False,
         "IsAccessPointOrder": False,
         "AutomatedShippingSettings": {"HasAutomatedShippingSettings": False},
-        "ElectronicInvoiceStatus": "NotRequired",
+        "ElectronicInvoiceStatus": invoice_status,
     }
     if payment_known:
         buyer = order.buyer
@@ -738,15 +740,27 @@ def _proceeds(cash: list[LineMoney]) -> dict[str, Any]:
 
 
 def render_order_2026(
-    view: AmazonOrder, step: int, now_ts: float, included: frozenset[str], asins: dict[int, str]
+    view: AmazonOrder,
+    step: int,
+    now_ts: float,
+    included: frozenset[str],
+    asins: dict[int, str],
+    confirmed: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """getOrder of Orders API 2026-01-01 with the datasets asked for. Buyer and recipient
-    personal data need a Restricted Data Token, which this app never has."""
+    personal data need a Restricted Data Token, which this app never has. `confirmed` are
+    the packages the seller declared through confirmShipment (rendered as given), which
+    replace the World's own label."""
     order = view.order
     status, since = view.steps[step]
     prime = order.order_number % 7 == 0
     package = render_package(view, now_ts) if "PACKAGES" in included else None
+    packages = [package[0]] if package is not None else []
     updated = max(since, package[1]) if package is not None else since
+    if confirmed and "PACKAGES" in included:
+        packages = confirmed
+        updated = max(since, *(p["_updated_ts"] for p in confirmed))
+        packages = [{k: v for k, v in p.items() if not k.startswith("_")} for p in confirmed]
     body: dict[str, Any] = {
         "orderId": view.amazon_order_id,
         "createdTime": iso(view.created_ts),
@@ -782,8 +796,8 @@ def render_order_2026(
         }
         for item, line in zip(order.lines, cash, strict=True)
     ]
-    if package is not None:
-        body["packages"] = [package[0]]
+    if packages:
+        body["packages"] = packages
     return {"order": body}
 
 
@@ -856,6 +870,11 @@ class AmazonListing:
     product_type: str
     created_ts: float
     updated_ts: float
+    # Attributes written through putListingsItem / patchListingsItem, shown over the
+    # World's own; price and stock stay on `variation`, so sales and stock patches see them.
+    submitted: dict[str, list[Any]] = field(default_factory=dict)
+    parentage: str = ""  # "parent" | "child" for variation families created through the API
+    api_created: bool = False
 
     @classmethod
     def of(
@@ -883,6 +902,9 @@ class AmazonListing:
 
     @property
     def item_name(self) -> str:
+        names = self.submitted.get("item_name")
+        if names and isinstance(names[0], dict) and names[0].get("value"):
+            return str(names[0]["value"])
         if self.product is not None:
             return self.product.name
         return " ".join([self.listing.title, *(value for _, value in self.variation.attributes)])
@@ -891,8 +913,8 @@ class AmazonListing:
     def problem(self) -> str | None:
         """What Amazon holds against an active listing: one SKU in twelve is incomplete
         (suppressed for a missing attribute), one is search-suppressed for its image, and
-        one carries a warning only."""
-        if self.listing.status != "active":
+        one carries a warning only. Listings created through the API passed its checks."""
+        if self.listing.status != "active" or self.api_created:
             return None
         return LISTING_PROBLEMS.get(zlib.crc32(f"issues:{self.sku}".encode()) % 12)
 
@@ -901,6 +923,8 @@ class AmazonListing:
         problem = self.problem
         if self.listing.status != "active" or problem == "incomplete":
             return []
+        if self.parentage == "parent":
+            return ["DISCOVERABLE"]  # a parent groups its children; it has no offer of its own
         in_stock = self.variation.available_quantity > 0
         if problem == "search_suppressed":
             return ["BUYABLE"] if in_stock else []  # buyable by its link, not discoverable
@@ -956,6 +980,7 @@ def render_listing_item(item: AmazonListing, included: frozenset[str]) -> dict[s
         body["attributes"] = _attributes(item, quantity)
     if "issues" in included:
         body["issues"] = item.issues
+    parent = item.parentage == "parent"
     if "offers" in included:
         body["offers"] = [
             {
@@ -963,15 +988,18 @@ def render_listing_item(item: AmazonListing, included: frozenset[str]) -> dict[s
                 "offerType": "B2C",
                 "price": {"currencyCode": CURRENCY, "amount": f"{item.variation.price:.2f}"},
             }
-        ]
+        ][: 0 if parent else 1]
     if "fulfillmentAvailability" in included:
         body["fulfillmentAvailability"] = [
             {"fulfillmentChannelCode": "DEFAULT", "quantity": quantity}
-        ]
+        ][: 0 if parent else 1]
     if "procurement" in included:
         body["procurement"] = []
     if "relationships" in included:
-        body["relationships"] = [{"marketplaceId": MARKETPLACE_ID, "relationships": []}]
+        related: list[dict[str, Any]] = []
+        if item.parentage == "child":
+            related = [{"type": "VARIATION", "parentSkus": [item.listing.parent_sku]}]
+        body["relationships"] = [{"marketplaceId": MARKETPLACE_ID, "relationships": related}]
     if "productTypes" in included:
         body["productTypes"] = [{"marketplaceId": MARKETPLACE_ID, "productType": item.product_type}]
     return body
@@ -992,6 +1020,13 @@ def _attributes(item: AmazonListing, quantity: int) -> dict[str, Any]:
         ]
     for name, value in item.variation.attributes:
         attributes[name.lower()] = text(value)
+    attributes |= {
+        name: values
+        for name, values in item.submitted.items()
+        if name not in ("purchasable_offer", "fulfillment_availability")
+    }
+    if item.parentage == "parent":
+        return attributes
     attributes["purchasable_offer"] = [
         {
             "currency": CURRENCY,
@@ -1047,6 +1082,8 @@ class OrderBook:
         # (PostedDate, order number, kind) of every financial event, and each order's own.
         self.postings: list[tuple[float, int, int]] = []
         self._posted: dict[int, list[tuple[float, int, int]]] = {}
+        # ElectronicInvoiceStatus of orders whose NF-e was submitted (submitInvoice).
+        self.invoice_status: dict[int, str] = {}
         for order in orders:
             view = self._register(order)
             self.created.append((view.created_ts, order.order_number))
@@ -1102,9 +1139,14 @@ class OrderBook:
         cached = self._rendered.get(number)
         if cached is not None and cached[0] == step:
             return cached[1]
-        text = dumps(render_order(view, step))
+        status = self.invoice_status.get(number, "NotRequired")
+        text = dumps(render_order(view, step, status))
         self._rendered[number] = (step, text)
         return text
+
+    def forget(self, order_number: int) -> None:
+        """Drop an order's cached JSON: something shown in it changed (its invoice)."""
+        self._rendered.pop(order_number, None)
 
     def page(self, query: dict[str, Any], now_ts: float) -> tuple[list[str], list[float] | None]:
         """Up to `n` orders of the window after keyset `k`, and the keyset to resume from."""
@@ -1206,9 +1248,16 @@ def identifier(item: AmazonListing, kind: str) -> str | None:
         return item.sku
     if kind == "ASIN":
         return item.asin
-    if kind in ("EAN", "GTIN") and item.product is not None:
-        return item.product.gtin
+    if kind in ("EAN", "GTIN"):
+        return gtin_of(item)
     return None
+
+
+def gtin_of(item: AmazonListing) -> str | None:
+    ids = item.submitted.get("externally_assigned_product_identifier")
+    if ids and isinstance(ids[0], dict) and ids[0].get("value"):
+        return str(ids[0]["value"])
+    return item.product.gtin if item.product is not None else None
 
 
 def listing_issue(code: str, message: str, attributes: list[str], category: str) -> dict[str, Any]:

@@ -325,6 +325,10 @@ class Simulator:
         self._lancamento_ids = IdAllocator(10_000_000_000, 9_000_000_000)
         self.stock_writes: list[dict[str, Any]] = []
         self.category_writes: list[dict[str, Any]] = []
+        # Imported here: bling_catalog builds on this module's error helpers.
+        from synchub_pipelines.sandbox.bling_catalog import CatalogWrites
+
+        self.catalog_writes = CatalogWrites(self)
 
         self._index_pedidos()
 
@@ -478,7 +482,25 @@ class Simulator:
             Route(f"{api}/oauth/authorize", self._wrap(self._authorize, auth=False)),
             Route(f"{api}/oauth/token", self._wrap(self._token, auth=False), methods=["POST"]),
             Route(f"{api}/produtos", self._wrap(self._produtos)),
-            Route(f"{api}/produtos/{{id:int}}", self._wrap(self._produto)),
+            Route(
+                f"{api}/produtos/lojas",
+                self._wrap(self.catalog_writes.vinculos_list),
+                methods=["GET", "POST"],
+            ),
+            Route(
+                f"{api}/produtos/lojas/{{id:int}}",
+                self._wrap(self.catalog_writes.vinculo),
+                methods=["GET", "PUT", "DELETE"],
+            ),
+            Route(
+                f"{api}/produtos/{{id:int}}", self._wrap(self._produto), methods=["GET", "PATCH"]
+            ),
+            Route(f"{api}/campos-customizados/modulos", self._wrap(self.catalog_writes.modulos)),
+            Route(
+                f"{api}/campos-customizados/modulos/{{id:int}}",
+                self._wrap(self.catalog_writes.campos_do_modulo),
+            ),
+            Route(f"{api}/campos-customizados/{{id:int}}", self._wrap(self.catalog_writes.campo)),
             Route(
                 f"{api}/categorias/produtos",
                 self._wrap(self._categorias),
@@ -660,6 +682,8 @@ class Simulator:
         return _json({"data": [product_summary(p, self.saldo(p.id, reserved)[1]) for p in page]})
 
     async def _produto(self, request: Request) -> Response:
+        if request.method == "PATCH":
+            return await self.catalog_writes.patch_produto(request)
         item = self.catalog.by_id.get(request.path_params["id"])
         if item is None:
             raise _not_found("Produto não encontrado.")

@@ -154,6 +154,8 @@ class BlingProduct:
     ordem: int = 0
     children: list[int] = field(default_factory=list)
     componentes: tuple[tuple[int, int], ...] = ()
+    # Custom field id → value, as `PATCH /produtos/{id}` left them (bling_catalog.py).
+    campos: dict[int, str] = field(default_factory=dict)
 
     @property
     def holds_stock(self) -> bool:
@@ -374,7 +376,15 @@ def _product_body(item: BlingProduct, saldo_virtual: float) -> dict[str, Any]:
             "imagens": {"externas": [{"link": _image_url(item.id)}], "internas": []},
         },
         "linhaProduto": {"id": 0},
-        "camposCustomizados": [],
+        "camposCustomizados": [
+            {
+                "idCampoCustomizado": campo_id,
+                "idVinculo": hashed_int(f"campo-vinculo:{item.id}:{campo_id}", 10**9, 9 * 10**9),
+                "valor": valor,
+                "item": "",
+            }
+            for campo_id, valor in sorted(item.campos.items())
+        ],
     }
     if item.formato == "E":
         body["estrutura"] = {

@@ -24,6 +24,7 @@ import random
 import secrets
 import threading
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from synchub_pipelines.sandbox.infra import TokenBucket
+from synchub_pipelines.sandbox.mercadolivre_fulfilment import FulfilmentDesk
+from synchub_pipelines.sandbox.mercadolivre_items import ItemDesk, Refusal
 from synchub_pipelines.sandbox.mercadolivre_render import (
     MARKETPLACE,
     ML_ORDER_STATUSES,
@@ -122,20 +125,19 @@ def _bad_request(message: str, cause: list[Any] | None = None) -> MLError:
     return MLError(400, "bad_request", message, cause)
 
 
-def _forbidden() -> MLError:
-    return MLError(403, "forbidden", "caller.id does not have permission over this resource")
-
-
-def _validation(code: str, reference: str, message: str) -> MLError:
-    cause = {
-        "department": "items",
-        "cause_id": 100 + len(code),
+def _answer_cause(code: str, message: str) -> dict[str, Any]:
+    return {
+        "department": "questions",
+        "cause_id": 300 + len(code),
         "type": "error",
         "code": code,
-        "references": [reference],
+        "references": ["answer"],
         "message": message,
     }
-    return MLError(400, "validation_error", "Validation error", [cause])
+
+
+def _forbidden() -> MLError:
+    return MLError(403, "forbidden", "caller.id does not have permission over this resource")
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
@@ -266,6 +268,8 @@ class Simulator:
         }
         # (item_id, variation_id or None, quantity, when) for every stock write received.
         self.write_log: list[tuple[str, int | None, int, datetime]] = []
+        # Every write request received (refused ones too), by operation: a dry run makes none.
+        self.write_calls: Counter[str] = Counter()
         self._lock = threading.RLock()
         self._codes: dict[str, _Grant] = {}
         self._access: dict[str, _Token] = {}
@@ -302,6 +306,10 @@ class Simulator:
         self._order_json: dict[int, tuple[int, bytes]] = {}
         # Filtered searches (status / last_updated), valid until an order changes step.
         self._search_cache: dict[tuple[Any, ...], tuple[int, float, list[int]]] = {}
+        self.items = ItemDesk(self)
+        self.fulfilment = FulfilmentDesk(self)
+        self.render.item_overlay = self.items.overlay
+        self.render.shipment_overlay = self.fulfilment.overlay
 
     # --- the app -------------------------------------------------------------------------
 
@@ -314,14 +322,40 @@ class Simulator:
             Route("/users/{user_id:int}", api(self._user, auth="optional"), methods=["GET"]),
             Route("/users/{user_id:int}/items/search", api(self._items_search), methods=["GET"]),
             Route("/items", api(self._items_multiget), methods=["GET"]),
+            Route("/items", api(self.items.create), methods=["POST"]),
             Route("/items/{item_id}", api(self._item), methods=["GET"]),
-            Route("/items/{item_id}", api(self._item_update), methods=["PUT"]),
+            Route("/items/{item_id}", api(self.items.update), methods=["PUT"]),
+            Route("/items/{item_id}/description", api(self.items.description), methods=["GET"]),
+            Route(
+                "/items/{item_id}/description",
+                api(self.items.write_description),
+                methods=["POST", "PUT"],
+            ),
             Route("/user-products/{up_id}/stock", api(self._user_product_stock), methods=["GET"]),
             Route("/orders/search", api(self._orders_search), methods=["GET"]),
             Route("/orders/{order_id}", api(self._order), methods=["GET"]),
             Route("/shipments/{shipment_id}", api(self._shipment), methods=["GET"]),
             Route("/shipments/{shipment_id}/costs", api(self._shipment_costs), methods=["GET"]),
             Route("/shipments/{shipment_id}/items", api(self._shipment_items), methods=["GET"]),
+            Route(
+                "/shipments/{shipment_id}/seller_notifications",
+                api(self.fulfilment.seller_notification),
+                methods=["POST"],
+            ),
+            Route(
+                "/shipments/{shipment_id}/invoice_data",
+                api(self.fulfilment.import_invoice),
+                methods=["POST"],
+            ),
+            Route(
+                "/shipments/{shipment_id}/invoice_data",
+                api(self.fulfilment.invoice),
+                methods=["GET"],
+            ),
+            Route(
+                "/sites/MLB/shipping_services",
+                api(self.fulfilment.shipping_services, auth="optional"),
+            ),
             Route("/mercadopago/v1/payments/{payment_id}", api(self._mp_payment), methods=["GET"]),
             Route("/questions/search", api(self._questions_search), methods=["GET"]),
             Route("/questions/{question_id}", api(self._question), methods=["GET"]),
@@ -337,6 +371,7 @@ class Simulator:
                 api(self._category_attributes, auth="optional"),
             ),
             Route("/_sandbox/sales", self._sandbox_sale, methods=["POST"]),
+            Route("/_sandbox/write_calls", self._sandbox_write_calls, methods=["GET"]),
             Route("/_sandbox/questions", self._sandbox_question, methods=["POST"]),
             Route(
                 "/_sandbox/questions/{question_id}/answer",
@@ -366,6 +401,10 @@ class Simulator:
                 return await handler(request, caller)
             except MLError as exc:
                 return exc.response()
+            except Refusal as refusal:
+                return MLError(
+                    400, "validation_error", "Validation error", refusal.causes
+                ).response()
 
         return endpoint
 
@@ -595,12 +634,21 @@ class Simulator:
         )
 
     def _item_ids(self, user_id: int, status: str | None, sku: str | None) -> list[str]:
+        # seller_sku matches the SELLER_SKU of the item or of any of its variations.
         return [
             item_id(lst.listing_number)
             for lst in self._listings_of[user_id]
             if (status is None or self.render.item_status(lst)[0] == status)
-            and (sku is None or any(v.sku == sku for v in lst.variations))
+            and (
+                sku is None
+                or any(v.sku == sku for v in lst.variations)
+                or self._item_sku(lst) == sku
+            )
         ]
+
+    def _item_sku(self, listing: Listing) -> str | None:
+        extras = self.items.extras.get(listing.listing_number)
+        return extras.sku() if extras else None
 
     def _items_scan(
         self,
@@ -666,29 +714,73 @@ class Simulator:
             answers.append({"code": 200, "body": item})
         return _json(answers)
 
-    async def _item_update(self, request: Request, caller: Caller | None) -> Response:
-        raw_id = request.path_params["item_id"]
-        listing = self._listing(raw_id)
-        if listing is None:
-            raise self._item_not_found(raw_id)
-        if int(listing.seller.seller_id) != self._owner(caller).user_id:
-            raise _forbidden()
+    # --- what the write desks share ------------------------------------------------------
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def count_write(self, operation: str) -> None:
+        with self._lock:
+            self.write_calls[operation] += 1
+
+    @staticmethod
+    async def json_body(request: Request) -> dict[str, Any]:
         try:
             body = await request.json()
         except ValueError:
             raise _bad_request("body is not valid JSON") from None
-        if not isinstance(body, dict) or not body:
-            raise _bad_request("body must be a non-empty JSON object")
-        unknown = sorted(set(body) - {"available_quantity", "variations"})
-        if unknown:
-            # Only stock writes are simulated; silently dropping other fields would hide bugs.
-            raise _validation(
-                "item.fields.not_supported",
-                unknown[0],
-                f"The sandbox only updates stock: {unknown}",
-            )
-        writes = self._parse_stock_writes(listing, body)
+        if not isinstance(body, dict):
+            raise _bad_request("body must be a JSON object")
+        return body
+
+    @staticmethod
+    def bad_request(message: str) -> MLError:
+        return _bad_request(message)
+
+    @staticmethod
+    def error(status: int, error: str, message: str, cause: list[Any] | None = None) -> MLError:
+        return MLError(status, error, message, cause)
+
+    @staticmethod
+    def json_response(value: Any, status: int = 200) -> Response:
+        return _json(value, status)
+
+    def visible_listing(self, raw_id: str) -> Listing:
+        listing = self._listing(raw_id)
+        if listing is None:
+            raise self._item_not_found(raw_id)
+        return listing
+
+    def own_listing(self, raw_id: str, caller: Caller | None) -> Listing:
+        listing = self.visible_listing(raw_id)
+        if int(listing.seller.seller_id) != self._owner(caller).user_id:
+            raise _forbidden()
+        return listing
+
+    def visible_shipment(self, request: Request, caller: Caller | None) -> Order:
+        return self._visible_shipment(request, caller)
+
+    def item_response(self, listing: Listing, status: int = 200) -> Response:
+        return _json(self.render.item(listing), status)
+
+    def listings_of_seller(self, user_id: int) -> list[Listing]:
+        return self._listings_of[user_id]
+
+    def add_listing(self, listing: Listing) -> None:
+        """A listing the seller just created: every read of the World sees it from now on."""
+        with self._lock:
+            self.listings[listing.listing_number] = listing
+            self._listings_of[int(listing.seller.seller_id)].append(listing)
+            self.world.listings.append(listing)
+            self.world.listings_by_number[listing.listing_number] = listing
+            for variation in listing.variations:
+                self.render.variation_index[variation.variation_number] = (listing, variation)
+            self.render.item_updated[listing.listing_number] = listing.created_at
+
+    def apply_stock(self, listing: Listing, writes: Sequence[tuple[int | None, int]]) -> None:
         when = self.clock.now()
+        raw_id = item_id(listing.listing_number)
         with self._lock:
             by_number = {v.variation_number: v for v in listing.variations}
             for variation_id, quantity in writes:
@@ -699,69 +791,11 @@ class Simulator:
                 )
                 by_number[number].available_quantity = quantity
                 self.write_log.append((raw_id, variation_id, quantity, when))
-            self.render.item_updated[listing.listing_number] = when
-        return _json(self.render.item(listing))
 
-    @staticmethod
-    def _quantity(value: Any, reference: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _validation(
-                "item.available_quantity.invalid", reference, f"{reference} must be an integer"
-            )
-        if value < 0:
-            raise _validation(
-                "item.available_quantity.invalid", reference, f"{reference} must not be negative"
-            )
-        return value
-
-    def _parse_stock_writes(
-        self, listing: Listing, body: dict[str, Any]
-    ) -> list[tuple[int | None, int]]:
-        """Validate the whole body before touching anything: a rejected PUT changes nothing."""
-        if "available_quantity" in body:
-            if listing.has_variations:
-                raise _validation(
-                    "item.available_quantity.invalid",
-                    "item.available_quantity",
-                    "The item has variations: update available_quantity per variation",
-                )
-            if "variations" in body:
-                raise _bad_request("Send either available_quantity or variations, not both")
-            return [(None, self._quantity(body["available_quantity"], "item.available_quantity"))]
-        variations = body["variations"]
-        if not listing.has_variations:
-            raise _validation(
-                "item.variations.invalid", "item.variations", "The item has no variations"
-            )
-        if not isinstance(variations, list) or not variations:
-            raise _validation(
-                "item.variations.invalid", "item.variations", "variations must be a non-empty list"
-            )
-        known = {v.variation_number for v in listing.variations}
-        writes: list[tuple[int | None, int]] = []
-        for index, entry in enumerate(variations):
-            ref = f"item.variations[{index}]"
-            if not isinstance(entry, dict) or "id" not in entry:
-                raise _validation("item.variations.id.missing", f"{ref}.id", "variation id missing")
-            variation_id = entry["id"]
-            if isinstance(variation_id, bool) or not isinstance(variation_id, int):
-                raise _validation("item.variations.id.invalid", f"{ref}.id", "id must be a number")
-            if variation_id not in known:
-                raise _validation(
-                    "item.variations.id.invalid",
-                    f"{ref}.id",
-                    f"Variation {variation_id} is not part of {item_id(listing.listing_number)}",
-                )
-            extra = sorted(set(entry) - {"id", "available_quantity"})
-            if extra or "available_quantity" not in entry:
-                raise _validation(
-                    "item.variations.fields.not_supported",
-                    ref,
-                    "The sandbox only updates available_quantity of a variation",
-                )
-            quantity = self._quantity(entry["available_quantity"], f"{ref}.available_quantity")
-            writes.append((variation_id, quantity))
-        return writes
+    async def _sandbox_write_calls(self, request: Request) -> Response:
+        with self._lock:
+            counts = dict(self.write_calls)
+        return _json({"total": sum(counts.values()), "by_operation": counts})
 
     async def _user_product_stock(self, request: Request, caller: Caller | None) -> Response:
         raw = request.path_params["up_id"]
@@ -1034,17 +1068,38 @@ class Simulator:
         if not isinstance(body, dict) or "question_id" not in body:
             raise _bad_request("question_id is required")
         question = self._visible_question(str(body["question_id"]), caller)
+        self.count_write("answers.create")
         return _json(self._answer(question, body.get("text")))
 
     def _answer(self, question: BookQuestion, text: object) -> dict[str, Any]:
         if not isinstance(text, str) or not text.strip():
-            raise _bad_request("text is required")
+            raise _bad_request(
+                "text is required", [_answer_cause("answer.text.required", "text is required")]
+            )
         if len(text) > ANSWER_MAX_LENGTH:
-            raise _bad_request(f"text must have at most {ANSWER_MAX_LENGTH} characters")
+            message = f"text must have at most {ANSWER_MAX_LENGTH} characters"
+            raise _bad_request(message, [_answer_cause("answer.text.max_length", message)])
         now = self.clock.now()
         with self._lock:
-            if self.questions.status_at(question, now) != "UNANSWERED":
-                raise MLError(400, "question_already_answered", "The question is not unanswered")
+            status = self.questions.status_at(question, now)
+            if status != "UNANSWERED":
+                message = (
+                    f"Question {question.question_id} is {status}: only UNANSWERED questions "
+                    "can be answered"
+                )
+                code = (
+                    "question.status.answered"
+                    if status == "ANSWERED"
+                    else "question.status.invalid"
+                )
+                raise MLError(
+                    400,
+                    "question_already_answered"
+                    if status == "ANSWERED"
+                    else "question_not_answerable",
+                    message,
+                    [_answer_cause(code, message)],
+                )
             self.questions.answer(question, text, now)
             rendered = self.questions.render(question, now)
         self._notify_question(question, now, "answered")
@@ -1174,6 +1229,7 @@ class Simulator:
             index.add(order)
             self.render.count_sale(order)
             self.render.item_updated[listing_number] = created
+            self.fulfilment.on_sale(order)
         self.world.order_created(order)
         return order
 

@@ -27,6 +27,7 @@ import json
 import re
 import unicodedata
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -508,6 +509,12 @@ class Renderer:
         self.sold: dict[int, int] = {}
         self.item_updated: dict[int, datetime] = {}
         self.reviewed = _reviewed(world)
+        # What the seller's writes lay over a rendered item or shipment (the simulator's
+        # write desks set them): pictures, attributes as sent, ME1 tracking, invoices.
+        self.item_overlay: Callable[[Listing, dict[str, Any]], dict[str, Any]] | None = None
+        self.shipment_overlay: (
+            Callable[[Order, dict[str, Any], ZoneInfo], dict[str, Any]] | None
+        ) = None
 
     def count_sale(self, order: Order) -> None:
         if order.timeline[-1][0] == "cancelled":
@@ -522,6 +529,8 @@ class Renderer:
     def item_status(self, listing: Listing) -> tuple[str, list[str]]:
         """ML's verdict on the item: a few are under review or inactive, and an item with
         nothing left to sell is paused by ML itself (sub_status out_of_stock)."""
+        if listing.status == "closed":  # the seller's word is final
+            return "closed", []
         reviewed = self.reviewed.get(listing.listing_number)
         if reviewed is not None:
             return reviewed[0], list(reviewed[1])
@@ -604,7 +613,7 @@ class Renderer:
         updated = self.item_updated.get(number, listing.created_at)
         price = money(max(v.price for v in listing.variations))
         status, sub_status = self.item_status(listing)
-        return {
+        body: dict[str, Any] = {
             "id": item_id(number),
             "site_id": SITE_ID,
             "title": listing.title,
@@ -674,6 +683,7 @@ class Renderer:
             "channels": ["marketplace"],
             "user_product_id": None if listing.has_variations else f"MLBU{first.variation_number}",
         }
+        return self.item_overlay(listing, body) if self.item_overlay else body
 
     # --- orders --------------------------------------------------------------------------
 
@@ -804,7 +814,7 @@ class Renderer:
         view = ShipmentView(order, step, self._logistics(order))
         state = order.buyer.state
         handling = _local_or_none(view.handling_limit, tz)
-        return {
+        body: dict[str, Any] = {
             "id": shipment_id(order.order_number),
             "order_id": order.order_number,
             "mode": "me2",
@@ -832,6 +842,7 @@ class Renderer:
             "sender_id": int(order.seller.seller_id),
             "receiver_id": order.buyer.buyer_id,
         }
+        return self.shipment_overlay(order, body, tz) if self.shipment_overlay else body
 
     def shipment_new(self, order: Order, step: int) -> dict[str, Any]:
         """The documented new format (`x-format-new: true`): `logistic{}`, `origin{}`,
@@ -841,7 +852,7 @@ class Renderer:
         state = order.buyer.state
         handling = _local_or_none(view.handling_limit, tz)
         number = order.order_number
-        return {
+        body: dict[str, Any] = {
             "id": shipment_id(number),
             "external_reference": None,
             "status": view.status,
@@ -887,6 +898,7 @@ class Renderer:
             "tags": [],
             "delay": [],
         }
+        return self.shipment_overlay(order, body, tz) if self.shipment_overlay else body
 
     def shipment_costs(self, order: Order, step: int) -> dict[str, Any]:
         costs = shipping_costs(order, step)

@@ -29,6 +29,7 @@ from starlette.routing import Mount, Route
 from synchub_pipelines.sandbox.amazon_render import amazon_order_id
 from synchub_pipelines.sandbox.infra import Faults, SandboxClock
 from synchub_pipelines.sandbox.live import LiveSales, LiveSettings
+from synchub_pipelines.sandbox.pictures import routes as picture_routes
 from synchub_pipelines.sandbox.shopee_render import order_number_candidates, order_sn
 from synchub_pipelines.sandbox.tiktok_render import order_number_of as tiktok_order_number
 from synchub_pipelines.sandbox.webhooks import WebhookEmitter, WebhookSettings
@@ -109,6 +110,7 @@ class Sandbox:
                 self._order_status,
                 methods=["POST"],
             ),
+            *picture_routes(),  # the picture host Shopee/TikTok publishing downloads from
         ]
         routes += [Mount(f"/{name}", app=sim.app()) for name, sim in self.simulators.items()]
         return Starlette(routes=routes, lifespan=self._lifespan)

@@ -96,6 +96,7 @@ from synchub_pipelines.sandbox.shopee_render import (
     tracking_number,
     ts,
 )
+from synchub_pipelines.sandbox.shopee_writes import ShopeeWrites, parse_multipart
 from synchub_pipelines.sandbox.world import (
     Buyer,
     Listing,
@@ -210,6 +211,9 @@ class _Call:
     body: dict[str, Any]
     now: float
     shop: _Shop | None = None
+    # A multipart upload's text fields and files (media_space/upload_image).
+    form: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def the_shop(self) -> _Shop:
@@ -373,6 +377,8 @@ class Simulator:
         self._access: dict[str, _AccessGrant] = {}
         self._refresh: dict[str, _RefreshGrant] = {}
         self._detail_cache: dict[tuple[int, int, tuple[str, ...]], str] = {}
+        # Publishing, prices and fulfilment (sandbox/shopee_writes.py).
+        self.writes = ShopeeWrites(self)
 
     # --- the app ---------------------------------------------------------------------------
 
@@ -412,6 +418,7 @@ class Simulator:
                 self._get_item_violation_info,
             ),
         ]
+        api += [(method, path, "shop", handler) for method, path, handler in self.writes.routes()]
         routes = [
             Route("/api/v2/shop/auth_partner", self._auth_partner, methods=["GET"]),
             *(
@@ -479,6 +486,10 @@ class Simulator:
                 raise ShopeeError(INVALID_TOKEN_ERROR, INVALID_TOKEN_MESSAGE)
             shop = self.shops[shop_id]
         body: dict[str, Any] = {}
+        content_type = request.headers.get("content-type", "")
+        if request.method == "POST" and content_type.startswith("multipart/form-data"):
+            form, files = parse_multipart(content_type, await request.body())
+            return _Call(query=query, body={}, now=now, shop=shop, form=form, files=files)
         if request.method == "POST":
             try:
                 parsed = json.loads(await request.body() or b"{}")
@@ -685,19 +696,33 @@ class Simulator:
                 time_to is not None and updated > time_to
             ):
                 continue
-            matching.append((listing, updated))
+            matching.append(
+                {
+                    "item_id": item_id_of(listing),
+                    "item_status": self.catalog.item_status(listing),
+                    "update_time": updated,
+                    "tag": {"kit": self.catalog.product_of(listing.variations[0]).is_kit},
+                }
+            )
+        for created in self.writes.shop_items(shop.shop_id):
+            if created.status not in statuses:
+                continue
+            if (time_from is not None and created.update_time < time_from) or (
+                time_to is not None and created.update_time > time_to
+            ):
+                continue
+            matching.append(
+                {
+                    "item_id": created.item_id,
+                    "item_status": created.status,
+                    "update_time": created.update_time,
+                    "tag": {"kit": False},
+                }
+            )
         page = matching[offset : offset + page_size]
         return Reply(
             {
-                "item": [
-                    {
-                        "item_id": item_id_of(listing),
-                        "item_status": self.catalog.item_status(listing),
-                        "update_time": updated,
-                        "tag": {"kit": self.catalog.product_of(listing.variations[0]).is_kit},
-                    }
-                    for listing, updated in page
-                ],
+                "item": page,
                 "total_count": len(matching),
                 "has_next_page": offset + len(page) < len(matching),
                 "next_offset": offset + len(page),
@@ -713,6 +738,8 @@ class Simulator:
             listing = shop.items.get(item_id)
             if listing is not None:
                 items.append(self.catalog.item_base_info(listing, shop.update_time(listing)))
+            elif (created := self.writes.item(shop.shop_id, item_id)) is not None:
+                items.append(self.writes.base_info(created))
         return Reply({"item_list": items}, warning="")
 
     def _listing(self, shop: _Shop, item_id: int) -> Listing:
@@ -723,7 +750,11 @@ class Simulator:
 
     def _get_model_list(self, call: _Call) -> Reply:
         shop = call.the_shop
-        listing = self._listing(shop, _int_param(call.query, "item_id"))
+        item_id = _int_param(call.query, "item_id")
+        created = self.writes.item(shop.shop_id, item_id)
+        if created is not None:
+            return Reply(self.writes.model_list(created), warning="")
+        listing = self._listing(shop, item_id)
         return Reply(self.catalog.model_list(listing), warning="")
 
     def _update_stock(self, call: _Call) -> Reply:
@@ -731,7 +762,8 @@ class Simulator:
         item_id = call.body.get("item_id")
         if not isinstance(item_id, int) or isinstance(item_id, bool):
             raise _param_error("item_id is required")
-        listing = self._listing(shop, item_id)
+        created = self.writes.item(shop.shop_id, item_id)
+        listing = self._listing(shop, item_id) if created is None else None
         stock_list = call.body.get("stock_list")
         if not isinstance(stock_list, list) or not 1 <= len(stock_list) <= MAX_STOCK_ENTRIES:
             raise _param_error(f"stock_list length should be between 1 and {MAX_STOCK_ENTRIES}")
@@ -757,6 +789,9 @@ class Simulator:
             entries.append((model_id, seller_stock))
         if len({model_id for model_id, _ in entries}) != len(entries):
             raise ShopeeError("error_param", "Repeat model_id.")
+        if created is not None:
+            return self._update_created_stock(shop, created, entries)
+        assert listing is not None
         models = {v.variation_number: v for v in listing.variations}
         success: list[dict[str, Any]] = []
         failure: list[dict[str, Any]] = []
@@ -775,6 +810,33 @@ class Simulator:
                 success.append({"model_id": model_id, "location_id": LOCATION_ID, "stock": stock})
             if success:
                 shop.item_updated[item_id] = ts(now)
+        return Reply({"failure_list": failure, "success_list": success}, warning="")
+
+    def _update_created_stock(
+        self, shop: _Shop, created: Any, entries: list[tuple[int, list[Any]]]
+    ) -> Reply:
+        success: list[dict[str, Any]] = []
+        failure: list[dict[str, Any]] = []
+        now = self.clock.now()
+        with self._lock:
+            for model_id, seller_stock in entries:
+                location = seller_stock[0].get("location_id", LOCATION_ID)
+                stock = seller_stock[0]["stock"]
+                reason = (
+                    "The location_id input is not matched the shop's location_id(more/wrong). "
+                    "Please double check."
+                    if len(seller_stock) > 1 or location != LOCATION_ID
+                    else self.writes.set_stock(created, model_id, stock)
+                )
+                if reason:
+                    failure.append({"model_id": model_id, "failed_reason": reason})
+                    continue
+                self.stock_writes.append(
+                    StockWrite(shop.shop_id, created.item_id, model_id, LOCATION_ID, stock, now)
+                )
+                success.append({"model_id": model_id, "location_id": LOCATION_ID, "stock": stock})
+            if success:
+                created.update_time = ts(now)
         return Reply({"failure_list": failure, "success_list": success}, warning="")
 
     @staticmethod
@@ -913,6 +975,9 @@ class Simulator:
         return Reply('{"order_list":[' + ",".join(fragments) + "]}", warning=warning)
 
     def _detail_json(self, order: Order, step: int, sn: str, fields: tuple[str, ...]) -> str:
+        if self.writes.touches(order):  # the seller's invoice or shipment: not cacheable
+            rendered = self.orders_render.detail(order, step, sn, fields)
+            return self._dumps(self.writes.overlay(order, step, rendered))
         # A rendering only changes with the order's status step, so it is cached by it.
         key = (order.order_number, step, fields)
         cached = self._detail_cache.get(key)
@@ -1065,11 +1130,17 @@ class Simulator:
     def _get_tracking_number(self, call: _Call) -> Reply:
         order, step = self._shop_order(call, call.query.get("order_sn", "").strip())
         package = self._package(order, call.query.get("package_number") or None)
-        answer = {
-            "tracking_number": tracking_number(order, package) if has_tracking(order, step) else ""
-        }
+        answer = {"tracking_number": self._tracking(order, step, package)}
         answer |= {name: "" for name in TRACKING_OPTIONAL_FIELDS if name in _fields(call.query)}
         return Reply(answer)
+
+    def _tracking(self, order: Order, step: int, package: Package) -> str:
+        """The seller's tracking number once it arranged the package, else Shopee's from
+        pickup on."""
+        arranged = self.writes.tracking_of(order, package)
+        if arranged is not None:
+            return arranged
+        return tracking_number(order, package) if has_tracking(order, step) else ""
 
     def _get_mass_tracking_number(self, call: _Call) -> Reply:
         """Tracking numbers of up to 50 packages (POST); unknown ones go to fail_list."""
@@ -1092,9 +1163,7 @@ class Simulator:
                 order, step, package = found
                 entry = {
                     "package_number": number,
-                    "tracking_number": (
-                        tracking_number(order, package) if has_tracking(order, step) else ""
-                    ),
+                    "tracking_number": self._tracking(order, step, package),
                     "first_mile_tracking_number": "",
                     "hint": "",
                     "pickup_code": "",
@@ -1159,6 +1228,19 @@ class Simulator:
         items = []
         for item_id in dict.fromkeys(int(p) for p in raw):
             listing = shop.items.get(item_id)
+            created = self.writes.item(shop.shop_id, item_id)
+            if created is not None:
+                items.append(
+                    {
+                        "item_id": item_id,
+                        "item_name": created.item_name,
+                        "item_status": created.status,
+                        "deboost": False,
+                        "item_status_details": [],
+                        "deboost_details": [],
+                    }
+                )
+                continue
             if listing is None:
                 items.append(
                     {

@@ -37,6 +37,9 @@ LOGISTICS_CHANNEL = (90024, "Shopee Xpress")
 TURBO_CHANNEL = (90026, "Entrega Turbo - M1020")
 # Fulfilled by Shopee (BR): logistic_id 91007, fulfillment_flag fulfilled_by_shopee.
 FBS_CHANNEL = (91007, "Shopee Xpress")
+# BR Seller Logistics: the seller ships and types the tracking number (ship_order's
+# non_integrated); the order turns PROCESSED once arranged (v2.logistics.ship_order doc).
+SELLER_CHANNEL = (90021, "Entrega pelo Vendedor")
 COMMISSION_RATE = Decimal("0.14")
 SERVICE_FEE_RATE = Decimal("0.06")
 AFFILIATE_RATE = Decimal("0.05")
@@ -1002,7 +1005,9 @@ def channel_of(order: Order) -> tuple[int, str]:
     roll = _roll(order.order_number, "channel")
     if roll < 10:
         return FBS_CHANNEL
-    return TURBO_CHANNEL if roll < 20 else LOGISTICS_CHANNEL
+    if roll < 20:
+        return TURBO_CHANNEL
+    return SELLER_CHANNEL if roll < 35 else LOGISTICS_CHANNEL
 
 
 def packages_of(order: Order) -> tuple[Package, ...]:

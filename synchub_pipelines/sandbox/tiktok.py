@@ -48,6 +48,10 @@ Behaviour and the choices made where API-NOTES section 3 leaves a gap:
 - Fulfillment: `/fulfillment/202309/packages/{id}` (the order's one package, from payment
   on) and `/fulfillment/202309/orders/{id}/tracking` (the carrier's scans, newest first,
   in milliseconds; none before collection).
+- Writes (publishing and fulfilment: create/edit/activate/deactivate products, prices,
+  image upload, warehouses, shipping providers, ship package, invoice upload) live in
+  `tiktok_writes.py`, with every refusal they make; `write_calls` counts them. About a
+  quarter of the non-FBT orders ship with the seller's own carrier (shipping_type SELLER).
 - Products: a few active products per shop carry a review outcome (FREEZE, FAILED and, in
   shops with 15 products or more, PLATFORM_DEACTIVATED) with `audit_failed_reasons` in
   their detail; the World's paused listings are SELLER_DEACTIVATED.
@@ -108,6 +112,7 @@ from synchub_pipelines.sandbox.tiktok_render import (
     variation_number_of,
     warehouse_id,
 )
+from synchub_pipelines.sandbox.tiktok_writes import ProductWrites
 from synchub_pipelines.sandbox.world import (
     Buyer,
     Listing,
@@ -155,6 +160,7 @@ ERR_WAREHOUSE = 12052097
 ERR_QUANTITY = 12052055
 ERR_CATEGORY = 12052023
 ERR_NOT_LEAF = 12052024
+ERR_CONTENT_TYPE = 36009023
 # [U] TikTok's codes for an unknown order/package/statement in Finance and Fulfillment
 # are not in the notes: the sandbox answers them as bad parameters.
 
@@ -237,6 +243,8 @@ class Call:
     body: dict[str, Any]
     path_params: Mapping[str, Any]
     now: int
+    raw: bytes = b""  # multipart calls: the body as sent
+    content_type: str = ""
 
 
 Handler = Callable[[Call], Awaitable[Any]]
@@ -250,7 +258,7 @@ def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class Simulator:
+class Simulator(ProductWrites):
     name = "tiktok"
 
     def __init__(self, sandbox: Sandbox) -> None:
@@ -283,6 +291,7 @@ class Simulator:
         )
         self.data: dict[str, ShopData] = {s.id: self._index_shop(s) for s in self.shops}
         self.inventory_writes: list[InventoryWrite] = []
+        self._init_writes()
         self._product_updated: dict[int, int] = {}
         self._steps: dict[int, OrderSteps] = {}
         self._rendered: dict[int, tuple[int, bytes]] = {}
@@ -326,6 +335,46 @@ class Simulator:
             Route("/api/v2/token/refresh", self._token_refresh, methods=["GET"]),
             Route("/_sandbox/sales", self._sandbox_sale, methods=["POST"]),
             Route("/authorization/202309/shops", api(self._shops, scoped=False)),
+            Route("/_sandbox/pictures/{name}", self._picture, methods=["GET"]),
+            Route(
+                "/product/202309/images/upload",
+                api(self._image_upload, scoped=False, multipart=True),
+                methods=["POST"],
+            ),
+            Route("/product/202309/products", api(self._product_create), methods=["POST"]),
+            Route(
+                "/product/202309/products/activate",
+                api(self._products_activate),
+                methods=["POST"],
+            ),
+            Route(
+                "/product/202309/products/deactivate",
+                api(self._products_deactivate),
+                methods=["POST"],
+            ),
+            Route(
+                "/product/202309/products/{product_id}/prices/update",
+                api(self._price_update),
+                methods=["POST"],
+            ),
+            Route(
+                "/product/202309/products/{product_id}",
+                api(self._product_edit),
+                methods=["PUT"],
+            ),
+            Route("/logistics/202309/warehouses", api(self._warehouses)),
+            Route(
+                "/logistics/202309/delivery_options/{delivery_option_id}/shipping_providers",
+                api(self._shipping_providers),
+            ),
+            Route(
+                "/fulfillment/202309/packages/{package_id}/ship",
+                api(self._package_ship),
+                methods=["POST"],
+            ),
+            Route(
+                "/fulfillment/202502/invoice/upload", api(self._invoice_upload), methods=["POST"]
+            ),
             Route("/order/202309/orders/search", api(self._orders_search), methods=["POST"]),
             Route("/order/202309/orders", api(self._orders_get)),
             Route("/product/202309/products/search", api(self._products_search), methods=["POST"]),
@@ -406,7 +455,7 @@ class Simulator:
     # --- signed API calls ------------------------------------------------------------
 
     def _api(
-        self, handler: Handler, scoped: bool = True
+        self, handler: Handler, scoped: bool = True, multipart: bool = False
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             fault = await self._fault()
@@ -419,7 +468,7 @@ class Simulator:
                 return self._error(429, ERR_RATE, "Too many requests", {"Retry-After": retry})
             raw = await request.body()
             try:
-                call = self._authenticate(request, query, raw, scoped)
+                call = self._authenticate(request, query, raw, scoped, multipart)
                 result = await handler(call)
             except ApiError as exc:
                 return self._error(exc.status, exc.code, exc.message)
@@ -428,7 +477,12 @@ class Simulator:
         return endpoint
 
     def _authenticate(
-        self, request: Request, query: dict[str, str], raw: bytes, scoped: bool
+        self,
+        request: Request,
+        query: dict[str, str],
+        raw: bytes,
+        scoped: bool,
+        multipart: bool = False,
     ) -> Call:
         if query.get("app_key") != APP_KEY:
             raise _params("Invalid app_key")
@@ -466,6 +520,10 @@ class Simulator:
             shop = record.shop
 
         body: dict[str, Any] = {}
+        if multipart:
+            if not content_type.startswith("multipart/form-data"):
+                raise ApiError(400, ERR_CONTENT_TYPE, "content-type must be multipart/form-data")
+            return Call(shop, query, body, request.path_params, int(now), raw, content_type)
         if request.method != "GET":
             if not content_type.startswith("application/json"):
                 raise _params("content-type must be application/json")
@@ -922,11 +980,16 @@ class Simulator:
     async def _product_get(self, call: Call) -> Any:
         assert call.shop is not None
         listing = self._listing(call)
+        if listing.listing_number in self.published:
+            return self.published_detail(
+                listing, call.shop.index, self._product_update_time(listing)
+            )
         return self.catalog.product_detail(
             listing, call.shop.index, self._product_update_time(listing)
         )
 
     async def _inventory_update(self, call: Call) -> Any:
+        self._count("products.inventory_update")
         assert call.shop is not None
         shop = call.shop
         listing = self._listing(call)

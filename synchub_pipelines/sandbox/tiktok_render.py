@@ -140,6 +140,11 @@ _CARRIERS = (
     ("7208502187360372482", "Correios"),
     ("7129736283356808965", "Loggi"),
 )
+# TikTok's label (the carrier collects) or the seller's own carrier (SEND_BY_SELLER): only
+# the latter takes a tracking number through the ship call.
+TIKTOK_DELIVERY_OPTION = ("7091146663229654785", "Envio padrão")
+SELLER_DELIVERY_OPTION = ("7091146663229654786", "Envio pelo vendedor")
+SHIPPING_PROVIDERS = _CARRIERS
 
 
 def money(value: Decimal) -> str:
@@ -702,6 +707,7 @@ class OrderMoney:
     shipping_platform_discount: Decimal
     tax_rate: Decimal
     by_tiktok: bool  # FBT: TikTok's warehouse ships it
+    by_seller: bool  # the seller's own carrier (SEND_BY_SELLER), not TikTok's label
     carrier: tuple[str, str]
     carrier_cost: Decimal  # what the carrier charges for the trip
     affiliate: bool
@@ -773,6 +779,7 @@ def order_money(order: Order) -> OrderMoney:
         ),
         tax_rate=tax_rate,
         by_tiktok=_chance(n, "fbt", 10),
+        by_seller=not _chance(n, "fbt", 10) and _chance(n, "seller-shipping", 25),
         carrier=_CARRIERS[_roll(n, "carrier") % len(_CARRIERS)],
         # Free shipping for the buyer still costs the trip (charged to the seller).
         carrier_cost=shipping or Decimal(1290 + 200 * (_roll(n, "carrier-cost") % 5)) / 100,
@@ -1063,11 +1070,27 @@ class OrderRenderer:
     def __init__(self, world: World, catalog: Catalog, shop_index: dict[Seller, int]) -> None:
         self.catalog = catalog
         self.shop_index = shop_index
+        # Packages the seller shipped through the API: (tracking number, provider id, name).
+        self.seller_shipments: dict[int, tuple[str, str, str]] = {}
+        # Package weights of variations the Catalog cannot derive (created or edited ones).
+        self.weights: dict[int, int] = {}
         self.variations: dict[int, tuple[Listing, ListingVariation]] = {}
         for listing in world.listings:
             if listing.seller in shop_index:
                 for v in listing.variations:
                     self.variations[v.variation_number] = (listing, v)
+
+    def shipping_of(self, order: Order, m: OrderMoney) -> tuple[str, tuple[str, str]]:
+        """The package's tracking number and carrier once it left."""
+        sent = self.seller_shipments.get(order.order_number)
+        if sent is not None:
+            return sent[0], (sent[1], sent[2])
+        return _tracking_number(order.order_number), m.carrier
+
+    def weight_g(self, variation_number: int) -> int:
+        if variation_number in self.weights:
+            return self.weights[variation_number]
+        return self.catalog.product_of(*self.variations[variation_number]).weight_g
 
     def render(self, order: Order, steps: OrderSteps, index: int) -> dict[str, Any]:
         at = Moment.of(steps, index)
@@ -1089,10 +1112,14 @@ class OrderRenderer:
             "commerce_platform": "TIKTOK_SHOP",
             "order_type": "NORMAL",
             "fulfillment_type": FULFILLED_BY_TIKTOK if m.by_tiktok else "FULFILLMENT_BY_SELLER",
-            "shipping_type": "TIKTOK",
+            "shipping_type": "SELLER" if m.by_seller else "TIKTOK",
             "delivery_type": "HOME_DELIVERY",
-            "delivery_option_id": "7091146663229654785",
-            "delivery_option_name": "Envio padrão",
+            "delivery_option_id": (
+                SELLER_DELIVERY_OPTION if m.by_seller else TIKTOK_DELIVERY_OPTION
+            )[0],
+            "delivery_option_name": (
+                SELLER_DELIVERY_OPTION if m.by_seller else TIKTOK_DELIVERY_OPTION
+            )[1],
             "warehouse_id": warehouse_id(self.shop_index[order.seller]),
             "payment_method_name": _PAYMENT_METHODS[number % len(_PAYMENT_METHODS)],
             "is_cod": False,
@@ -1117,8 +1144,9 @@ class OrderRenderer:
         if at.shipped is not None:
             body["rts_time"] = at.ready
             body["collection_time"] = at.shipped
-            body["tracking_number"] = _tracking_number(number)
-            body["shipping_provider_id"], body["shipping_provider"] = m.carrier
+            tracking, carrier = self.shipping_of(order, m)
+            body["tracking_number"] = tracking
+            body["shipping_provider_id"], body["shipping_provider"] = carrier
         if at.delivered is not None:
             body["delivery_time"] = at.delivered
         if cancelled:
@@ -1192,9 +1220,10 @@ class OrderRenderer:
             if at.paid is not None:
                 template["package_id"] = package_id(order.order_number)
             if at.shipped is not None:
+                tracking, carrier = self.shipping_of(order, m)
                 template["rts_time"] = at.ready
-                template["tracking_number"] = _tracking_number(order.order_number)
-                template["shipping_provider_id"], template["shipping_provider_name"] = m.carrier
+                template["tracking_number"] = tracking
+                template["shipping_provider_id"], template["shipping_provider_name"] = carrier
             if step.status == "CANCELLED":
                 template["cancel_user"] = "BUYER" if at.paid is not None else "SYSTEM"
                 template["cancel_reason"] = (
@@ -1263,17 +1292,14 @@ class OrderRenderer:
         pickup = _roll(number, "handover") % 2 == 0
         units = sum(lm.line.quantity for lm in m.lines)
         grams = sum(
-            (
-                self.catalog.product_of(*self.variations[lm.line.variation_number]).weight_g
-                * lm.line.quantity
-                for lm in m.lines
-            ),
-            0,
+            (self.weight_g(lm.line.variation_number) * lm.line.quantity for lm in m.lines), 0
         )
+        tracking, carrier = self.shipping_of(order, m)
+        option = SELLER_DELIVERY_OPTION if m.by_seller else TIKTOK_DELIVERY_OPTION
         body: dict[str, Any] = {
             "create_time": at.paid,
-            "delivery_option_id": "7091146663229654785",
-            "delivery_option_name": "Envio padrão",
+            "delivery_option_id": option[0],
+            "delivery_option_name": option[1],
             "dimension": {"height": "10", "length": "30", "unit": "CM", "width": "20"},
             "handover_method": "PICKUP" if pickup else "DROP_OFF",
             "has_multi_skus": len(m.lines) > 1,
@@ -1312,10 +1338,10 @@ class OrderRenderer:
                 )
             },
             "sender_address": _sender_address(shop_index),
-            "shipping_provider_id": m.carrier[0],
-            "shipping_provider_name": m.carrier[1],
-            "shipping_type": "TIKTOK",
-            "tracking_number": _tracking_number(number) if at.shipped is not None else "",
+            "shipping_provider_id": carrier[0],
+            "shipping_provider_name": carrier[1],
+            "shipping_type": "SELLER" if m.by_seller else "TIKTOK",
+            "tracking_number": tracking if at.shipped is not None else "",
             "update_time": at.step.at,
             "weight": {"unit": "GRAM", "value": str(grams)},
         }

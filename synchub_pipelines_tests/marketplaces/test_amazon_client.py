@@ -655,6 +655,12 @@ def test_every_operation_gets_its_published_bucket_scaled() -> None:
         "searchListingsItems": (5.0, 5),
         "getListingsItem": (5.0, 10),
         "patchListingsItem": (5.0, 5),
+        "putListingsItem": (5.0, 10),
+        "getDefinitionsProductType": (5.0, 10),
+        "searchDefinitionsProductTypes": (5.0, 10),
+        "confirmShipment": (2.0, 10),
+        "submitInvoice": (1.133, 25),
+        "getInvoiceStatus": (1.133, 25),
     }
     scaled = AmazonClient(_app(rate_scale=3.0), store, MemoryTokenStore(), "salt")
     assert scaled.limiters["getOrders"].rate == pytest.approx(0.0501)

@@ -1,7 +1,9 @@
 """Reads the catalog file a merchant without ERP keeps: CSV or JSON, one row per SKU.
 
 Columns: sku, name (required); parent_sku, brand, category, color, size, gtin, price, cost,
-currency, weight_g, on_hand, warehouse, components ("SKU1x2;SKU2x1" for kits). A file
+currency, weight_g, on_hand, warehouse, components ("SKU1x2;SKU2x1" for kits); for
+publishing, description, images (https picture URLs, "|" separated) and status (active,
+inactive: its listings are paused, discontinued: closed; blank is active). A file
 without a required column is refused whole, naming the column; a bad row is rejected with
 its line number and reason, and the other rows still load.
 """
@@ -24,6 +26,7 @@ from synchub_pipelines.models import CentralProduct, CentralStock, ProductCompon
 
 REQUIRED_COLUMNS = ("sku", "name")
 DEFAULT_WAREHOUSE = "principal"
+PRODUCT_STATUSES = ("active", "inactive", "discontinued")
 
 
 class CatalogFileError(ValueError):
@@ -48,6 +51,9 @@ class CatalogRow(BaseModel):
     on_hand: int | None = None
     warehouse: str = DEFAULT_WAREHOUSE
     components: str | None = None
+    description: str | None = None
+    images: str | None = None
+    status: str = "active"
 
     @field_validator("*", mode="before")
     @classmethod
@@ -65,6 +71,25 @@ class CatalogRow(BaseModel):
         if not value:
             raise ValueError("must not be empty")
         return value
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, value: str) -> str:
+        folded = value.strip().lower()
+        if folded not in PRODUCT_STATUSES:
+            raise ValueError(f"status {value!r} is not one of {', '.join(PRODUCT_STATUSES)}")
+        return folded
+
+    @field_validator("images")
+    @classmethod
+    def _picture_urls(cls, value: str | None) -> str | None:
+        for url in (value or "").split("|"):
+            if url.strip() and not url.strip().startswith("https://"):
+                raise ValueError(f"image {url.strip()!r} is not an https URL")
+        return value
+
+    def picture_urls(self) -> tuple[str, ...]:
+        return tuple(u.strip() for u in (self.images or "").split("|") if u.strip())
 
     @field_validator("on_hand")
     @classmethod
@@ -165,6 +190,9 @@ def load_catalog(path: Path, now: datetime | None = None) -> Catalog:
                 weight_g=row.weight_g,
                 is_kit=bool(components),
                 source="catalog_file",
+                description=row.description,
+                images=row.picture_urls(),
+                status=row.status,  # type: ignore[arg-type]
             )
         )
         catalog.components += [

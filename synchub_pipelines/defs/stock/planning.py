@@ -182,7 +182,8 @@ class PlanConfig(dg.Config):
     owners=OWNERS,
     deps=[allocatable_stock_asset, "listing_links"],
     description=(
-        "Per linked listing variation, the quantity it should publish (`stock_push_plan`): "
+        "Per linked listing variation, the quantity it should publish (`stock_push_plan`; "
+        "a listing the publishing domain paused or closed is left out): "
         "each store's allocation policy (all, a share, a buffer, a maximum, or exclude — "
         f"its tenant's file, ${POLICY_FILE_ENV} for the default tenant, overridable in run "
         "config) asks for units of its tenant's SKU, and when the asks exceed the SKU's "
@@ -218,7 +219,8 @@ def _plan(book: PolicyBook, warehouse: WarehouseResource) -> dg.MaterializeResul
     engine = warehouse.engine()
     now = datetime.now(UTC)
     with engine.connect() as conn:
-        links = reads.linked_listings(conn)
+        states = reads.publishing_states(conn)
+        linked = reads.linked_listings(conn)
         allocatable = reads.allocatable_by_tenant(conn)
         current = {
             (r.store_id, r.listing_id, r.variation_id): (
@@ -232,6 +234,10 @@ def _plan(book: PolicyBook, warehouse: WarehouseResource) -> dg.MaterializeResul
             )
             for r in conn.execute(sa.select(stock_push_plan))
         }
+    # A listing publishing paused or closed is off sale by the merchant's catalog: it gets
+    # no plan row (the push never writes it) and its units go to the SKU's other listings.
+    links = [link for link in linked if not states.holds(link.key)]
+    held = [link for link in linked if states.holds(link.key)]
     by_sku: dict[tuple[str, str], list[reads.LinkedListing]] = defaultdict(list)
     for link in links:
         by_sku[(link.tenant, link.sku)].append(link)
@@ -296,6 +302,7 @@ def _plan(book: PolicyBook, warehouse: WarehouseResource) -> dg.MaterializeResul
             "dagster/table_name": dg.MetadataValue.text("stock_push_plan"),
             "listings_changed": dg.MetadataValue.int(len(rows.rows)),
             "listings_removed": dg.MetadataValue.int(len(gone)),
+            "listings_held_by_publishing": dg.MetadataValue.int(len(held)),
             "rows_changed": dg.MetadataValue.json(changed),
             "skus": dg.MetadataValue.int(len(by_sku)),
             "units_published": dg.MetadataValue.int(published_units),

@@ -1,5 +1,7 @@
 """The push: decide which listings to write, write them (or only plan them), audit it all.
 
+A listing the publishing domain paused or closed (its latest accepted publication write
+of ours) is never written: on Amazon a pause is quantity 0, which a stock write would undo.
 A listing is written when its target differs from what it publishes (as last seen by the
 listings sync, our own write, or a read-back in a drift sweep), or when it should show zero
 and that zero was last confirmed long ago (a write accepted but never applied must not stay
@@ -67,6 +69,8 @@ class PushReport:
     # Tenant → why its writes were held back (nothing of it was written).
     refused: dict[str, str] = field(default_factory=dict)
     refused_writes: list[PlannedWrite] = field(default_factory=list)
+    # Plan rows left alone because publishing paused or closed their listing since.
+    held_by_publishing: int = 0
 
     @property
     def written(self) -> int:
@@ -151,6 +155,7 @@ def run_push(
     with engine.connect() as conn:
         rows = reads.plan_rows(conn)
         allocatable = reads.allocatable_by_tenant(conn)
+        states = reads.publishing_states(conn)
     in_plan: dict[str, int] = defaultdict(int)
     targets_of: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for r in rows:
@@ -166,12 +171,20 @@ def run_push(
                 f"{len(breaches)} SKU(s) ({sample}); re-materialize stock_push_plan"
             )
     report.listings_in_plan = len(rows)
+    # A listing publishing paused or closed after this plan was made is not written either.
+    held = {
+        (r.store_id, r.listing_id, r.variation_id)
+        for r in rows
+        if states.holds((r.store_id, r.listing_id, r.variation_id))
+    }
+    report.held_by_publishing = len(held)
     chosen = [
         r
         for r in rows
         if (options.skus is None or r.sku in options.skus)
         and (options.tenants is None or r.tenant in options.tenants)
         and r.tenant not in report.refused
+        and (r.store_id, r.listing_id, r.variation_id) not in held
     ]
     plan = [
         reads.LinkedListing(
@@ -184,6 +197,15 @@ def run_push(
     stores = sorted({listing.key[0] for listing in plan})
     with engine.connect() as conn:
         known = reads.published(conn, stores)
+    for listing in plan:
+        # What a listing published before our last pause, close or activate of it says
+        # nothing now (an Amazon pause zeroed it): the target is written again.
+        changed = states.state_changed_at(listing.key)
+        seen = known.get(listing.key)
+        if changed is not None and (
+            seen is None or seen.confirmed_at is None or seen.confirmed_at < changed
+        ):
+            known[listing.key] = reads.Published(None, None)
 
     read_back: dict[ListingKey, int] | None = None
     if options.read_back:

@@ -200,6 +200,7 @@ def stock_pushes_asset(
         "mode": dg.MetadataValue.text("dry-run" if options.dry_run else "real"),
         "listings_in_plan": dg.MetadataValue.int(report.listings_in_plan),
         "listings_considered": dg.MetadataValue.int(report.listings_considered),
+        "listings_held_by_publishing": dg.MetadataValue.int(report.held_by_publishing),
         "writes_planned": dg.MetadataValue.int(len(report.planned)),
         "writes_by_reason": dg.MetadataValue.json(reasons),
         "writes_done": dg.MetadataValue.int(report.written),

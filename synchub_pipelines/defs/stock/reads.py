@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -136,7 +136,89 @@ def linked_listings(conn: Connection) -> list[LinkedListing]:
             "ORDER BY k.store_id, k.listing_id, k.variation_id"
         )
     )
-    return [LinkedListing((r[0], r[1], r[2]), r[3], r[4], r[5]) for r in rows]
+    found = [LinkedListing((r[0], r[1], r[2]), r[3], r[4], r[5]) for r in rows]
+    # Amazon: a child SKU the hub published is linked as (parent, child) and, once a
+    # listings sync has seen it, as (child, '') too; both are the same Amazon listing, so
+    # it is planned once, under the key its own reads give it.
+    own = {(x.key[0], x.key[1]) for x in found if x.marketplace == "amazon" and not x.key[2]}
+    return [
+        x
+        for x in found
+        if not (x.marketplace == "amazon" and x.key[2] and (x.key[0], x.key[2]) in own)
+    ]
+
+
+@dataclass(frozen=True)
+class PublishingStates:
+    """What the publishing domain's own writes did to listings' state.
+
+    `held`: listings whose latest accepted publication write of ours was a pause or a close
+    (`published_listings` with origin `published`: the state that write left, recorded with
+    each write before its `listing_publications` audit row, so a run that dies in between
+    still holds). The stock push leaves them alone: on Amazon a pause *is* quantity 0, and
+    writing a quantity would put the listing back on sale; on Mercado Livre a closed item
+    refuses every change. A listing the marketplace reports paused or closed while our last
+    word on it was active (the merchant's own hand, an out-of-stock pause) is not held: the
+    stock push treats it as it always has.
+
+    `changed_at`: when our latest accepted pause, close or activate of each listing was
+    (`listing_publications`); a quantity known from before then is stale (an Amazon pause
+    zeroed it), so the push writes the target again once the listing is active.
+
+    Amazon lists each child SKU of a family as a listing of its own (`listing_id` = the
+    child SKU); a pause of the parent covers them.
+    """
+
+    held: frozenset[tuple[str, str]] = frozenset()
+    changed_at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def holds(self, key: ListingKey) -> bool:
+        return (key[0], key[1]) in self.held
+
+    def state_changed_at(self, key: ListingKey) -> datetime | None:
+        return self.changed_at.get((key[0], key[1]))
+
+
+def publishing_states(conn: Connection) -> PublishingStates:
+    held = {
+        (store, listing)
+        for store, listing in conn.execute(
+            sa.text(
+                "SELECT store_id, listing_id FROM published_listings "
+                "WHERE origin = 'published' AND state IN ('paused', 'closed')"
+            )
+        )
+    }
+    changed: dict[tuple[str, str], datetime] = {}
+    for store, listing, at in conn.execute(
+        sa.text(
+            "SELECT store_id, listing_id, MAX(at) AS at FROM listing_publications "
+            "WHERE NOT dry_run AND status = 'written' "
+            "AND action IN ('pause', 'close', 'activate') AND listing_id <> '' "
+            "GROUP BY store_id, listing_id"
+        ).columns(at=UtcTimestamp)
+    ):
+        moment = as_utc(at)
+        if moment is not None:
+            changed[(store, listing)] = moment
+    if held or changed:
+        # An Amazon family's children, as publishing records them (parent, child SKU).
+        for store, parent, child in conn.execute(
+            sa.text(
+                "SELECT l.store_id, l.listing_id, l.variation_id FROM listings l "
+                "JOIN stores s ON s.store_id = l.store_id "
+                "WHERE s.marketplace = 'amazon' AND l.variation_id <> '' "
+                "UNION SELECT k.store_id, k.listing_id, k.variation_id FROM listing_links k "
+                "JOIN stores s ON s.store_id = k.store_id "
+                "WHERE s.marketplace = 'amazon' AND k.variation_id <> ''"
+            )
+        ):
+            if (store, parent) in held:
+                held.add((store, child))
+            if (store, parent) in changed:
+                at = changed[(store, parent)]
+                changed[(store, child)] = max(at, changed.get((store, child), at))
+    return PublishingStates(frozenset(held), changed)
 
 
 def allocatable(conn: Connection, tenant: str = DEFAULT_TENANT) -> dict[str, int]:

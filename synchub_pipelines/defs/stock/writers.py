@@ -98,6 +98,18 @@ class QuantityWriter(_ClientWriter):
         return outcomes
 
 
+class AmazonWriter(QuantityWriter):
+    """Amazon has no variations: each child SKU of a family is a listing of its own. A
+    family the hub published is linked as (parent SKU, child SKU) until the next listings
+    sync relinks it as (child SKU, ''); either way the quantity belongs to the child SKU."""
+
+    def write_many(self, writes: Sequence[StockWrite]) -> list[WriteOutcome]:
+        outcomes = super().write_many(
+            [StockWrite(w.variation_id or w.listing_id, "", w.quantity) for w in writes]
+        )
+        return [WriteOutcome(w, o.ok, o.answer) for w, o in zip(writes, outcomes, strict=True)]
+
+
 class ShopeeWriter(_ClientWriter):
     """Shopee's `update_stock` takes every model of one item in one call, and answers per
     model: one call per item, each model's own verdict kept."""
@@ -131,6 +143,9 @@ class ShopeeWriter(_ClientWriter):
 
 def writer_for_client(client: Any) -> StockWriter:
     """The adapter that fits a marketplace client."""
+    store = getattr(client, "store", None)
+    if getattr(store, "marketplace", None) == "amazon":
+        return AmazonWriter(client)
     if hasattr(client, "set_available_quantity"):
         return QuantityWriter(client)
     if hasattr(client, "update_stock"):

@@ -1,0 +1,1 @@
+"""Publishing: the central catalog written to every marketplace (issue 16)."""
