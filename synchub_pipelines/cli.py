@@ -12,11 +12,14 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from synchub_pipelines import settings
 from synchub_pipelines.dashboard import cli as dashboard_cli
+from synchub_pipelines.defs.enrichment import cli as scrape_cli
 from synchub_pipelines.defs.normalization import cli as categories_cli
+from synchub_pipelines.defs.publishing import cli as publish_cli
 from synchub_pipelines.warehouse import dictionary_cli
 from synchub_pipelines.warehouse.engine import (
     describe_database_error as describe_database_error,
@@ -115,6 +118,22 @@ def _cmd_sandbox_catalog(args: argparse.Namespace) -> int:
         writer.writeheader()
         writer.writerows(rows)
     print(f"wrote {len(rows)} SKUs to {args.out}")
+    return 0
+
+
+def _cmd_sandbox_shops(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from synchub_pipelines.sandbox.shops import SITES, ShopsConfig, serve_forever
+
+    ports = {site: args.port + n for n, site in enumerate(SITES)} if args.port else {}
+    config = ShopsConfig(
+        seed=args.seed,
+        host=args.host,
+        ports=ports,
+        today=date.fromisoformat(args.date) if args.date else None,
+    )
+    serve_forever(config, args.write_targets)
     return 0
 
 
@@ -441,6 +460,22 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--size", default="demo", choices=["tiny", "demo", "large"])
     catalog.add_argument("--seed", type=int, default=7)
     catalog.set_defaults(func=_cmd_sandbox_catalog)
+    shops = sandbox_commands.add_parser(
+        "shops", help="serve the five sandbox shops the scraper crawls, one port each"
+    )
+    shops.add_argument("--host", default="127.0.0.1")
+    shops.add_argument(
+        "--port", type=int, default=0, help="first port (shops take PORT…PORT+4; 0: any free)"
+    )
+    shops.add_argument("--seed", type=int, default=7)
+    shops.add_argument("--date", help="the shops' today, YYYY-MM-DD (prices follow it)")
+    shops.add_argument(
+        "--write-targets",
+        type=Path,
+        metavar="FILE",
+        help="write a scrape-targets TOML for these shops' ports to FILE",
+    )
+    shops.set_defaults(func=_cmd_sandbox_shops)
 
     connect = commands.add_parser("connect", help="connect a marketplace account (OAuth)")
     connect.add_argument(
@@ -480,6 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     webhooks_cli.register(commands)
     dictionary_cli.register(commands)
     dashboard_cli.register(commands)
+    publish_cli.register(commands)
+    scrape_cli.register(commands)
     return parser
 
 

@@ -13,6 +13,7 @@ from synchub_pipelines.defs.catalog.assets import central_products, central_stoc
 from synchub_pipelines.defs.catalog.source import CatalogResource, source_from_env
 from synchub_pipelines.defs.checks import checks
 from synchub_pipelines.defs.column_schemas import with_column_schemas
+from synchub_pipelines.defs.enrichment import definitions as enrichment
 from synchub_pipelines.defs.events import definitions as events
 from synchub_pipelines.defs.freshness import apply_freshness
 from synchub_pipelines.defs.listings import definitions as listings
@@ -21,6 +22,8 @@ from synchub_pipelines.defs.marts import definitions as marts
 from synchub_pipelines.defs.marts.resources import dbt_resource
 from synchub_pipelines.defs.normalization import definitions as normalization
 from synchub_pipelines.defs.orders import definitions as orders
+from synchub_pipelines.defs.publishing import bling_catalog
+from synchub_pipelines.defs.publishing import definitions as publishing
 from synchub_pipelines.defs.resources import WarehouseResource
 from synchub_pipelines.defs.stock import definitions as stock
 from synchub_pipelines.defs.stores.assets import store_partitions_sensor, stores
@@ -79,8 +82,11 @@ defs = dg.Definitions.merge(
     events.defs,
     normalization.defs,
     stock.defs,
+    publishing.defs,
+    bling_catalog.defs,
     alerts.defs,
     marts.defs,
+    enrichment.defs,
 )
 # Nothing goes stale silently: every asset that should be fresh says how fresh.
 defs = apply_freshness(defs)

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -105,6 +105,7 @@ class LinkMethod(StrEnum):
     SELLER_SKU = "seller_sku"
     GTIN = "gtin"
     MANUAL = "manual"
+    PUBLISHED = "published"  # we created the listing for this SKU (publishing domain)
 
 
 def _require_utc(value: datetime) -> datetime:
@@ -181,6 +182,9 @@ class CentralProduct(_Model):
     weight_g: int | None = None
     is_kit: bool = False
     source: str = "catalog_file"
+    description: str | None = None
+    images: tuple[str, ...] = ()  # picture URLs, in order
+    status: Literal["active", "inactive", "discontinued"] = "active"
 
 
 class ProductComponent(_Model):

@@ -38,6 +38,24 @@ TABLE_ASSET: dict[str, str] = {
     "listing_readiness": "listing_readiness",
     "reconciliation_runs": "order_reconciliation",
     "reconciliation_repairs": "order_reconciliation",
+    "scrape_targets": "scrape_targets",
+    "scraped_pages": "scraped_pages",
+    "competitor_offers": "competitor_offers",
+    "offer_matches": "offer_matches",
+    "enrichment_suggestions": "enrichment_suggestions",
+    "price_positions": "price_positions",
+    "publication_plan": "publication_plan",
+    "published_listings": "listing_publications",
+    "listing_publications": "listing_publications",
+    "price_plan": "price_plan",
+    "price_state": "price_pushes",
+    "price_pushes": "price_pushes",
+    # The merchant's inputs (ERP, Bling, files) are checked where they are read.
+    "fulfilment_updates": "fulfilment_pushes",
+    "fulfilment_pushes": "fulfilment_pushes",
+    "question_answers": "answer_pushes",
+    "answer_pushes": "answer_pushes",
+    "bling_catalog_writes": "bling_catalog_writeback",
 }
 # Keyed tables no asset owns: the pipeline's own bookkeeping, written by sensors, the
 # receiver and the refresh (their keys are primary keys all the same).

@@ -84,6 +84,7 @@ INTERNAL_CATEGORY = (
     "The internal tree's category id (SYNCHUB_CATEGORY_TREE_FILE), e.g. `moda.camisetas`."
 )
 RUN_ID = "The Dagster run that wrote the row."
+SITE = "The competitor site, as named in the targets file (SYNCHUB_SCRAPE_TARGETS)."
 
 CORE = "Stores and catalog"
 LISTINGS = "Listings"
@@ -92,8 +93,21 @@ STOCK = "Stock"
 NORMALIZATION = "Categories and attributes"
 EVENTS = "Event sync and reconciliation"
 OPERATIONS = "Operations"
+ENRICHMENT = "Competitor prices and enrichment"
 
-DOMAINS = (CORE, LISTINGS, ORDERS, STOCK, NORMALIZATION, EVENTS, OPERATIONS)
+PUBLISHING = "Publishing"
+
+DOMAINS = (
+    CORE,
+    LISTINGS,
+    ORDERS,
+    STOCK,
+    PUBLISHING,
+    NORMALIZATION,
+    EVENTS,
+    ENRICHMENT,
+    OPERATIONS,
+)
 
 TABLES: tuple[TableDoc, ...] = (
     # --- stores and catalog -----------------------------------------------------------------
@@ -206,6 +220,17 @@ TABLES: tuple[TableDoc, ...] = (
                 "comes from its components."
             ),
             "source": ColumnDoc("Where the row came from: `catalog_file` or `bling`."),
+            "description": ColumnDoc(
+                "The product's description for its listings (catalog file `description`)."
+            ),
+            "images": ColumnDoc(
+                "The product's picture URLs (https), `|` separated, in order (catalog file "
+                "`images`)."
+            ),
+            "status": ColumnDoc(
+                "`active` (on sale), `inactive` (its listings are paused) or `discontinued` "
+                "(its listings are closed); catalog file `status`, blank is active."
+            ),
             "synced_at": ColumnDoc(SYNCED_AT),
         },
     ),
@@ -1005,6 +1030,201 @@ TABLES: tuple[TableDoc, ...] = (
             "repaired_at": ColumnDoc("When it was written."),
         },
     ),
+    # --- competitor prices and enrichment --------------------------------------------------
+    TableDoc(
+        "scrape_targets",
+        ENRICHMENT,
+        "operators",
+        "one row per configured site",
+        "The competitor sites the collection reads, as the targets file "
+        "(SYNCHUB_SCRAPE_TARGETS) configures them (docs/enrichment.md).",
+        {
+            "site": ColumnDoc(SITE),
+            "start_urls": ColumnDoc(
+                "JSON list of the category, search or product pages the crawl starts from."
+            ),
+            "sitemaps": ColumnDoc("JSON list of the sitemaps the crawl reads for product URLs."),
+            "recipe": ColumnDoc(
+                "The site's CSS selector recipe as JSON, read when a page has no structured "
+                "data; NULL when the site needs none."
+            ),
+            "page_budget": c("pages", "Most pages one run may fetch from the site."),
+            "delay_seconds": c(
+                "seconds",
+                "Least time between two requests to the site (robots.txt Crawl-delay wins "
+                "when longer).",
+            ),
+            "schedule": ColumnDoc("When the site is collected: a cron expression (UTC)."),
+            "enabled": ColumnDoc(
+                "False when the site is no longer in the targets file: no run crawls it, and "
+                "its pages and offers are kept."
+            ),
+            "synced_at": ColumnDoc(SYNCED_AT),
+        },
+    ),
+    TableDoc(
+        "scraped_pages",
+        ENRICHMENT,
+        "operators",
+        "one row per page fetch",
+        "Every page the collection fetched (or decided not to), with what came of it. Pages "
+        "that yield no valid offer stay here with their `outcome` and `reason`: the "
+        "collection's quarantine.",
+        {
+            "site": ColumnDoc(SITE),
+            "url": ColumnDoc("The page's URL, after redirects."),
+            "fetched_at": ColumnDoc("When it was fetched."),
+            "status": c(
+                "HTTP status code", "The HTTP status; NULL when nothing was requested (robots)."
+            ),
+            "bytes": c("bytes", "Size of the body received (0 for a 304)."),
+            "etag": ColumnDoc("The page's ETag, sent back as If-None-Match next time."),
+            "last_modified": ColumnDoc(
+                "The page's Last-Modified header as sent, sent back as If-Modified-Since."
+            ),
+            "outcome": ColumnDoc(
+                "`offer` (a valid offer was read), `not_modified` (304: nothing parsed), "
+                "`no_offer` (a page without a valid offer), `blocked` (login or CAPTCHA: "
+                "skipped), `disallowed` (robots.txt: never requested), `not_found` (404 or a "
+                "soft 404), `error`, or `listing` (a category or search page)."
+            ),
+            "reason": ColumnDoc("Why the page gave no offer, in words; NULL when it did."),
+            "elapsed_ms": c("milliseconds", "How long the fetch took."),
+            "content_sha256": ColumnDoc("sha256 of the body, to tell a changed page."),
+            "run_id": ColumnDoc(RUN_ID),
+        },
+    ),
+    TableDoc(
+        "competitor_offers",
+        ENRICHMENT,
+        "analysts",
+        "one row per site × page × change of its offer",
+        "Competitors' offers over time: a row is written only when the offer a page shows "
+        "changed (price, availability, seller…), so a rerun that sees the same offer adds "
+        "nothing. The current offer of a page is its latest `observed_at`.",
+        {
+            "site": ColumnDoc(SITE),
+            "url": ColumnDoc("The product page."),
+            "observed_at": ColumnDoc("When the page first showed this offer."),
+            "title": ColumnDoc("The product's title on the page."),
+            "brand": ColumnDoc("The brand the page states."),
+            "gtin": ColumnDoc("The GTIN (EAN) the page states, as digits."),
+            "site_sku": ColumnDoc("The site's own product code."),
+            "seller": ColumnDoc("Who sells it on the page (marketplaces name a seller)."),
+            "price": ColumnDoc(
+                "The price a buyer pays now (the sale price), never an installment amount."
+            ),
+            "list_price": ColumnDoc('The price before the discount ("de"), when shown.'),
+            "currency": ColumnDoc(CURRENCY),
+            "availability": ColumnDoc("`in_stock`, `out_of_stock`, `preorder` or `unknown`."),
+            "installments_count": c(
+                "installments", "How many interest-free installments the page offers."
+            ),
+            "installment_amount": ColumnDoc("The amount of each installment."),
+            "images": ColumnDoc("JSON list of the product's image URLs."),
+            "attributes": ColumnDoc("JSON object of the attributes the page lists."),
+            "description": ColumnDoc("The product's description on the page."),
+            "extracted_by": ColumnDoc(
+                "Where the price was read: `json-ld`, `microdata`, `rdfa`, `meta` or `recipe` "
+                "(the site's CSS selectors)."
+            ),
+            "fingerprint": ColumnDoc(
+                "sha256 of the offer's content: a new row is written when it changes."
+            ),
+            "last_seen_at": ColumnDoc("When a fetch last saw this offer unchanged."),
+            "run_id": ColumnDoc("The Dagster run that first saw this offer."),
+        },
+    ),
+    TableDoc(
+        "offer_matches",
+        ENRICHMENT,
+        "analysts",
+        "one row per tenant × competitor page × candidate SKU",
+        "Which central SKU a competitor's page sells: by GTIN first, then brand and title "
+        "similarity. `auto` and `accepted` matches count in the price positions; `pending` "
+        "waits for a person (`synchub scrape matches`); a person's decision is never "
+        "overwritten by the matcher.",
+        {
+            "tenant": ColumnDoc(TENANT_KEY),
+            "site": ColumnDoc(SITE),
+            "url": ColumnDoc("The competitor's product page (`competitor_offers.url`)."),
+            "sku": ColumnDoc(SKU),
+            "method": ColumnDoc(
+                "`gtin` (same GTIN), `title` (brand and title similarity) or `manual` (a "
+                "person named the SKU)."
+            ),
+            "score": c(
+                "similarity 0–100",
+                "How alike the titles are (token-set ratio); 100 for a GTIN or manual match.",
+            ),
+            "status": ColumnDoc(
+                "`auto` (certain enough to use), `pending` (waits for a person), `accepted` or "
+                "`rejected` (a person decided)."
+            ),
+            "decided_by": ColumnDoc("Who accepted or rejected it; NULL while automatic."),
+            "decided_at": ColumnDoc("When a person decided."),
+            "matched_at": ColumnDoc("When the matcher first proposed it."),
+            "synced_at": ColumnDoc(SYNCED_AT),
+        },
+    ),
+    TableDoc(
+        "enrichment_suggestions",
+        ENRICHMENT,
+        "operators",
+        "one row per tenant × suggestion",
+        "What matched competitor pages could fill in for a SKU that lacks it (image, "
+        "description, an attribute, the GTIN). Suggestions only: nothing is written to the "
+        "catalog until a person accepts one (`synchub scrape accept-suggestion`).",
+        {
+            "tenant": ColumnDoc(TENANT_KEY),
+            "suggestion_id": ColumnDoc(
+                "Short stable id (a hash of tenant, SKU, field and value), for the CLI."
+            ),
+            "sku": ColumnDoc(SKU),
+            "field": ColumnDoc(
+                "What it fills: `image`, `description`, `gtin` or `attribute:<name>`."
+            ),
+            "value": ColumnDoc("The suggested value, as the page states it."),
+            "source_site": ColumnDoc("The site it was read from."),
+            "source_url": ColumnDoc("The page it was read from."),
+            "status": ColumnDoc("`pending`, `accepted` (written to the catalog) or `rejected`."),
+            "created_at": ColumnDoc("When it was first suggested."),
+            "decided_by": ColumnDoc("Who accepted or rejected it."),
+            "decided_at": ColumnDoc("When a person decided."),
+            "synced_at": ColumnDoc(SYNCED_AT),
+        },
+    ),
+    TableDoc(
+        "price_positions",
+        ENRICHMENT,
+        "analysts",
+        "one row per tenant × SKU × channel with at least one matched competitor offer",
+        "Our price against the competitors' current offers of the same product, per channel: "
+        "each store's listing price (through `listing_links`) and the catalog's own price.",
+        {
+            "tenant": ColumnDoc(TENANT_KEY),
+            "sku": ColumnDoc(SKU),
+            "channel": ColumnDoc(
+                "The store (`store_id`) whose listing price is compared, or `catalog` for "
+                "the central catalog's price."
+            ),
+            "our_price": ColumnDoc(
+                "Our price on the channel (the lowest of the SKU's active listings there)."
+            ),
+            "currency": ColumnDoc(CURRENCY),
+            "lowest_price": ColumnDoc("The lowest price among the matched competitor offers."),
+            "median_price": ColumnDoc("The median price of the matched competitor offers."),
+            "offers": c(COUNT, "Matched competitor offers compared (in stock, same currency)."),
+            "lowest_site": ColumnDoc("The site of the lowest offer."),
+            "lowest_url": ColumnDoc("The page of the lowest offer."),
+            "undercut": ColumnDoc("True when a competitor sells it for less than we do."),
+            "undercut_since_last_run": ColumnDoc(
+                "True when it is undercut now and was not at the previous computation."
+            ),
+            "computed_at": ColumnDoc("When these figures last changed."),
+            "synced_at": ColumnDoc(SYNCED_AT),
+        },
+    ),
     # --- operations ------------------------------------------------------------------------
     TableDoc(
         "ingest_errors",
@@ -1080,3 +1300,13 @@ TABLES: tuple[TableDoc, ...] = (
         },
     ),
 )
+
+# The publishing domain's entries live in their own module (it imports the helpers above).
+from synchub_pipelines.warehouse.dictionary_bling_catalog import (  # noqa: E402
+    BLING_CATALOG_TABLES as _BLING_CATALOG_TABLES,
+)
+from synchub_pipelines.warehouse.dictionary_publishing import (  # noqa: E402
+    PUBLISHING_TABLES as _PUBLISHING_TABLES,
+)
+
+TABLES = TABLES + _PUBLISHING_TABLES + _BLING_CATALOG_TABLES

@@ -80,6 +80,9 @@ def product_batches(
                 p.weight_g,
                 p.is_kit,
                 p.source,
+                p.description,
+                "|".join(p.images) or None,
+                p.status,
             )
             for p in products
         ),

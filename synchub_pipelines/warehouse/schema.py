@@ -80,6 +80,15 @@ central_products = sa.Table(
     sa.Column("weight_g", sa.Integer),
     sa.Column("is_kit", sa.Boolean, nullable=False),
     sa.Column("source", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("images", sa.Text, comment="picture URLs, | separated"),
+    sa.Column(
+        "status",
+        sa.Text,
+        nullable=False,
+        server_default="active",
+        comment="active | inactive (listings paused) | discontinued (listings closed)",
+    ),
     sa.Column("synced_at", UtcTimestamp, nullable=False),
     comment="The central catalog: one row per tenant × SKU, variation-level SKUs included.",
 )
@@ -311,8 +320,11 @@ KEYS[webhook_events.name] = ("event_key",)
 # Each domain keeps its tables in its own module; importing them here puts every table on
 # `metadata` (and in KEYS) whichever module is imported first.
 from synchub_pipelines.warehouse import schema_alerts as schema_alerts  # noqa: E402
+from synchub_pipelines.warehouse import schema_bling_catalog as schema_bling_catalog  # noqa: E402
 from synchub_pipelines.warehouse import schema_budgets as schema_budgets  # noqa: E402
+from synchub_pipelines.warehouse import schema_enrichment as schema_enrichment  # noqa: E402
 from synchub_pipelines.warehouse import schema_events as schema_events  # noqa: E402
 from synchub_pipelines.warehouse import schema_normalization as schema_normalization  # noqa: E402
 from synchub_pipelines.warehouse import schema_orders as schema_orders  # noqa: E402
+from synchub_pipelines.warehouse import schema_publishing as schema_publishing  # noqa: E402
 from synchub_pipelines.warehouse import schema_stock as schema_stock  # noqa: E402

@@ -91,6 +91,7 @@ def build_warehouse(url: str, folder: Path, say: Callable[[str], None] = lambda 
                 say=say,
             )
             _materialize_the_rest(instance, shop, store_ids, resources)
+            _collect_competitor_prices(instance, resources, folder)
             _record_some_webhook_events(shop.engine, store_ids)
             _record_an_open_breaker(shop.engine)
             marts_problem = _build_marts(instance, shop, resources)
@@ -119,6 +120,32 @@ def _materialize_the_rest(
             resources=resources,
             run_config=quiet,
         )
+
+
+def _collect_competitor_prices(
+    instance: dg.DagsterInstance, resources: dict[str, Any], folder: Path
+) -> None:
+    """The sandbox shops scraped and matched, so `price_positions` (docs/enrichment.md)
+    holds rows; one site is enough for a position per matched SKU and channel."""
+    from synchub_pipelines.definitions import defs
+    from synchub_pipelines.defs.enrichment.assets import ScrapingResource, sync_site_partitions
+    from synchub_pipelines.defs.enrichment.demo import DEMO_CRAWL_DELAYS
+    from synchub_pipelines.sandbox.shops import RunningShops, ShopsConfig
+    from synchub_pipelines.sandbox.shops.targets import write_targets
+
+    assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)]
+    with RunningShops(ShopsConfig(crawl_delays=DEMO_CRAWL_DELAYS)) as shops:
+        targets = write_targets(folder / "scrape_targets.toml", shops.base_urls, delay_seconds=0.1)
+        sync_site_partitions(instance, ["jsonld"])
+        result = dg.materialize(
+            assets,
+            selection=dg.AssetSelection.groups("enrichment"),
+            partition_key="jsonld",
+            instance=instance,
+            resources={**resources, "scraping": ScrapingResource(targets_file=str(targets))},
+            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+        )
+    assert result.success, "the enrichment run failed"
 
 
 def _build_marts(instance: dg.DagsterInstance, shop: Shop, resources: dict[str, Any]) -> str | None:

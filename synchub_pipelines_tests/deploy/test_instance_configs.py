@@ -257,8 +257,11 @@ def _assert_run_policy(instance: dg.DagsterInstance) -> None:
     assert concurrency.pool_config.default_pool_limit == 4
     queue = concurrency.run_queue_config
     assert queue is not None and queue.max_concurrent_runs == 8
-    (limit,) = queue.tag_concurrency_limits
-    assert limit["key"] == "synchub/marketplace" and limit["limit"] == 2
+    limits = {limit["key"]: limit for limit in queue.tag_concurrency_limits}
+    assert set(limits) == {"synchub/marketplace", "synchub/scrape_site"}
+    assert limits["synchub/marketplace"]["limit"] == 2
+    assert limits["synchub/scrape_site"]["limit"] == 1  # one crawl of a site at a time
+    assert all(limit["value"] == {"applyLimitPerUniqueValue": True} for limit in limits.values())
 
 
 def _kubernetes_on(coordinates: dict[str, Any]) -> dict[str, Any]:
