@@ -110,6 +110,7 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
 
     from synchub_pipelines.demo.sandbox_accounts import (
         AMAZON_QUOTA_SCALE,
+        BLING_QUOTA_SCALE,
         configure_sandbox_env,
         sandbox_rate_limits,
     )
@@ -117,7 +118,10 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
     sandbox = Sandbox(SandboxConfig(seed=seed, size=size, rate_limits=sandbox_rate_limits()))
     with RunningSandbox(sandbox) as running:
         print(f"sandbox:   {running.url} ({len(sandbox.world.orders)} orders in its world)")
-        print(f"           Amazon quotas scaled x{AMAZON_QUOTA_SCALE:.0f} to keep the demo short")
+        print(
+            f"           Amazon quotas scaled x{AMAZON_QUOTA_SCALE:.0f}, Bling's "
+            f"x{BLING_QUOTA_SCALE:.0f}, to keep the demo short"
+        )
         configure_sandbox_env(running.url)
         store_ids = connect_sandbox_sellers(sandbox.world.sellers)
         print(f"connected: {', '.join(store_ids)}")

@@ -35,6 +35,10 @@ from synchub_pipelines.sandbox.world import Seller
 # 1,500 Amazon orders take 50 minutes; the demo scales the sandbox's quotas and the
 # client's pacing by the same factor, so the client still paces itself to the quota.
 AMAZON_QUOTA_SCALE = 200.0
+# Bling allows 3 requests/s per account: the demo's catalog write-back (hundreds of
+# product-store links) would take minutes at that pace, so the demo account gets 20×.
+BLING_QUOTA_SCALE = 20.0
+BLING_RATE_PER_SECOND = 3.0
 AMAZON_OPERATIONS = {
     "amazon.getOrders": 0.0167,
     "amazon.getOrder": 0.5,
@@ -49,7 +53,9 @@ AMAZON_OPERATIONS = {
 
 
 def sandbox_rate_limits() -> dict[str, float]:
-    return {name: rate * AMAZON_QUOTA_SCALE for name, rate in AMAZON_OPERATIONS.items()}
+    limits = {name: rate * AMAZON_QUOTA_SCALE for name, rate in AMAZON_OPERATIONS.items()}
+    limits["bling"] = BLING_RATE_PER_SECOND * BLING_QUOTA_SCALE
+    return limits
 
 
 def configure_sandbox_env(base_url: str) -> None:
@@ -88,6 +94,9 @@ def configure_sandbox_env(base_url: str) -> None:
     # The demo merchant keeps its catalog in Bling (the file stays the fallback).
     os.environ.setdefault("SYNCHUB_CATALOG_SOURCE", "bling")
     os.environ.setdefault("SYNCHUB_ML_REQUESTS_PER_SECOND", "400")
+    os.environ.setdefault(
+        "SYNCHUB_BLING_REQUESTS_PER_SECOND", str(BLING_RATE_PER_SECOND * BLING_QUOTA_SCALE)
+    )
     os.environ.setdefault("SYNCHUB_TIKTOK_REQUESTS_PER_SECOND", "40")
     os.environ.setdefault("SYNCHUB_SHOPEE_REQUESTS_PER_SECOND", "40")
 

@@ -235,7 +235,14 @@ def test_an_asset_page_shows_its_metadata_and_column_schema(
         rows = conn.execute(sa.text("SELECT COUNT(*) FROM mart_sales_daily")).scalar_one()
     columns = documented_columns()["mart_sales_daily"]
     open_ui(page, f"{dagster_ui}/assets/mart_sales_daily")
-    wait_for_text(page, "Columns", "Metadata", "model.synchub_marts.mart_sales_daily")
+    # The column table renders after the asset's header: wait for a description in it.
+    wait_for_text(
+        page,
+        "Columns",
+        "Metadata",
+        "model.synchub_marts.mart_sales_daily",
+        "The orders' business date",
+    )
     shown = lines(page)
     assert set(columns) <= shown, set(columns) - shown
     body = page.inner_text("body")
