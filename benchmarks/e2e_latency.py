@@ -46,6 +46,9 @@ from sqlalchemy.engine import make_url
 
 from synchub_pipelines.demo.live import free_port, wait_for
 
+# Issue 13: a webhook-driven sale reaches its order row within 8 s at p95.
+TARGET_P95_SECONDS = 8.0
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # Dagster's sensor daemon evaluates sensors in a loop that runs at most every 5 seconds.
@@ -320,10 +323,12 @@ def main() -> int:
             f"→ {len(latencies)} order rows, {len(pending)} missing after {args.drain:.0f} s"
         )
         if latencies:
+            p95 = percentile(latencies, 0.95)
+            verdict = "met" if p95 <= TARGET_P95_SECONDS else "NOT met"
             print(
                 f"sale → order row: p50 {statistics.median(latencies):.2f} s, "
-                f"p95 {percentile(latencies, 0.95):.2f} s, max {max(latencies):.2f} s "
-                f"(target p95 ≤ 15 s)"
+                f"p95 {p95:.2f} s, max {max(latencies):.2f} s "
+                f"(target p95 ≤ {TARGET_P95_SECONDS:.0f} s: {verdict})"
             )
         if costs.to_end and costs.tick_gaps:
             run_p50 = statistics.median(costs.to_end)
