@@ -157,13 +157,18 @@ class Merchant:
         }
 
     def materialize(self, assets: list[Any], partition_key: str | None = None) -> None:
-        result = dg.materialize(
-            assets,
-            instance=self.instance,
-            resources=self.resources(),
-            partition_key=partition_key,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        )
+        # No other instance's state storage may be current (see the root conftest): a
+        # client or run may have made and dropped one since the test started.
+        from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+        with set_defs_state_storage(None):
+            result = dg.materialize(
+                assets,
+                instance=self.instance,
+                resources=self.resources(),
+                partition_key=partition_key,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
         assert result.success
 
     def start(self, instance: dg.DagsterInstance) -> None:

@@ -54,6 +54,13 @@ def publish(shop: Merchant, run_id: str) -> publishing.ListingReport:
 
 
 def push(shop: Merchant) -> dg.ExecuteInJobResult:
+    from dagster._core.storage.defs_state.base import set_defs_state_storage
+
+    with set_defs_state_storage(None):
+        return _push(shop)
+
+
+def _push(shop: Merchant) -> dg.ExecuteInJobResult:
     result = dg.materialize(
         [allocatable_stock_asset, stock_push_plan_asset, stock_pushes_asset],
         instance=shop.instance,
