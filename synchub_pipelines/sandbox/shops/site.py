@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from urllib.parse import parse_qs
@@ -56,7 +57,7 @@ def sitemap_index(urls: list[str]) -> str:
     )
 
 
-class Shop:
+class Shop(ABC):
     """One shop: products grouped in categories, served under its own host."""
 
     site: str = ""
@@ -84,11 +85,11 @@ class Shop:
 
     # --- URL scheme (each shop its own) ------------------------------------------------
 
-    def product_path(self, product: ShopProduct) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def product_path(self, product: ShopProduct) -> str: ...
 
-    def category_path(self, slug: str) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def category_path(self, slug: str) -> str: ...
 
     def listed_products(self) -> list[ShopProduct]:
         """What category pages list (a marketplace lists parents, not variations)."""
@@ -102,26 +103,28 @@ class Shop:
         """Old path (with query) → (status, new path)."""
         return {}
 
+    @abstractmethod
     def sitemaps(self, base: str) -> dict[str, str]:
         """Sitemap path → XML; '/sitemap.xml' is the one robots.txt names."""
-        raise NotImplementedError
+        ...
 
     # --- rendering (each shop its own make) --------------------------------------------
 
-    def render_home(self, base: str) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def render_home(self, base: str) -> str: ...
 
+    @abstractmethod
     def render_category(
         self, base: str, slug: str, name: str, items: list[ShopProduct], page: int, pages: int
-    ) -> str:
-        raise NotImplementedError
+    ) -> str: ...
 
-    def render_product(self, base: str, product: ShopProduct, day: date) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def render_product(self, base: str, product: ShopProduct, day: date) -> str: ...
 
+    @abstractmethod
     def render_message(self, base: str, kind: str) -> str:
         """The soft-404, gone, CAPTCHA and login pages."""
-        raise NotImplementedError
+        ...
 
     def render_trap(self, base: str, path: str) -> str:
         return f"<html><body><h1>{esc(self.display_name)}</h1><p>{esc(path)}</p></body></html>"
