@@ -84,9 +84,10 @@ def _with_kin(conn: Connection, skus: Iterable[str], tenant: str = DEFAULT_TENAN
     return wanted | touched_components | {k for k, c in pairs if c in touched_components}
 
 
+# Below the daemon's 5 s loop, so that no loop is skipped (see events/sensor.py).
 @dg.sensor(
     job=stock_push_job,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=1,
     default_status=dg.DefaultSensorStatus.STOPPED,
     description=(
         "Fast path: every few seconds, finds orders, order lines and stock rows written since "
