@@ -3,33 +3,41 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from synchub_pipelines.warehouse.dictionary import comment_warehouse
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where it is used: every run process loads the code location, and a
+# warehouse at head (the common case) needs only the version row read below.
 _LOCK_KEY = 0x53594E43  # "SYNC"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
     assert head is not None
     return head
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -40,6 +48,8 @@ def migrate(engine: Engine) -> str:
         # What BI tools read: every table's and column's description (PostgreSQL only).
         comment_warehouse(engine)
         return head_revision()
+    from alembic import command
+
     config = _config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":

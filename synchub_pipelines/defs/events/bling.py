@@ -29,6 +29,9 @@ catalog_refresh_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("central_products", "central_stock"),
     description="Re-read the central catalog and its stock from their source (Bling or file).",
     tags={"synchub/marketplace": "bling"},
+    # Launched every few seconds while Bling notifies: its steps share the run's process
+    # rather than each starting an interpreter that imports the code location again.
+    executor_def=dg.in_process_executor,
 )
 
 

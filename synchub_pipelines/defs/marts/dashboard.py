@@ -13,9 +13,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from synchub_pipelines.dashboard.columns import MART_NAMES
 from synchub_pipelines.dashboard.location import dashboard_folder
-from synchub_pipelines.dashboard.marts import MART_NAMES, Marts
-from synchub_pipelines.dashboard.page import build_dashboard
 from synchub_pipelines.defs.common import OWNERS
 from synchub_pipelines.defs.marts.assets import (
     GROUP,
@@ -67,6 +66,10 @@ def export_files(folder: Path) -> dict[str, dict[str, Path]]:
 def merchant_dashboard(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
+    # pandas and plotly load here, not with the code location that every run process imports.
+    from synchub_pipelines.dashboard.marts import Marts
+    from synchub_pipelines.dashboard.page import build_dashboard
+
     engine = warehouse.engine()
     marts = Marts.from_frames(
         {mart: read_mart(engine, mart, documented_types(mart)) for mart in MART_NAMES}

@@ -14,10 +14,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 XLSX_MAX_ROWS = 1_048_575  # Excel's rows, less the header
 
@@ -36,6 +39,9 @@ def read_mart(engine: Engine, mart: str, types: Mapping[str, str]) -> pd.DataFra
     each column typed by its documented type (`types`: column → PostgreSQL type), so that
     both warehouses give the same frame: SQLite keeps booleans as 0/1, instants as text
     and money as REAL; PostgreSQL gives Decimal and aware timestamps."""
+    # Imported here: every run process loads the code location, and only mart runs need it.
+    import pandas as pd
+
     with engine.connect() as conn:
         columns = [c["name"] for c in sa.inspect(conn).get_columns(mart)]
         order = ", ".join(str(i) for i in range(1, min(len(columns), 4) + 1))
