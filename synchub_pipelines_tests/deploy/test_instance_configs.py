@@ -106,6 +106,8 @@ def test_each_config_is_a_valid_instance_config(
 @pytest.mark.parametrize(
     ("name", "section"),
     [
+        ("root", "run_launcher"),
+        ("root", "run_coordinator"),
         ("compose", "run_launcher"),
         ("compose", "compute_logs"),
         ("kubernetes", "run_launcher"),
@@ -135,6 +137,12 @@ def test_every_deployment_queues_runs_and_monitors_them() -> None:
     for name in INSTANCES:
         config = _config(name)
         assert config["run_coordinator"]["class"] == "QueuedRunCoordinator", name
+        queue = config["run_coordinator"]["config"]
+        assert queue == {
+            "dequeue_interval_seconds": 1,
+            "dequeue_use_threads": True,
+            "dequeue_num_workers": 4,
+        }, name
         assert config["run_monitoring"]["enabled"] is True, name
 
 
@@ -143,7 +151,7 @@ def test_the_root_config_loads_without_any_setting(tmp_path: Path) -> None:
     with dg.DagsterInstance.from_ref(
         InstanceRef.from_dir(str(tmp_path), config_dir=str(ROOT_INSTANCE.parent))
     ) as instance:
-        assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"
+        assert type(instance.run_launcher).__name__ == "ForkingRunLauncher"
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         _assert_run_policy(instance)
@@ -321,6 +329,7 @@ def _render_instance(values: dict[str, Any]) -> dict[str, Any]:
     assert logs["type"] == "S3ComputeLogManager"
     s3 = logs["config"]["s3ComputeLogManager"]
     daemon = values["dagsterDaemon"]
+    queue = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
     monitoring, retries = daemon["runMonitoring"], daemon["runRetries"]
     concurrency = values["concurrency"]
     assert concurrency["enabled"]
@@ -349,7 +358,14 @@ def _render_instance(values: dict[str, Any]) -> dict[str, Any]:
                 "verify": s3.get("verify", True) is not False,
             },
         },
-        "run_coordinator": {"class": daemon["runCoordinator"]["type"]},
+        "run_coordinator": {
+            "class": daemon["runCoordinator"]["type"],
+            "config": {
+                "dequeue_interval_seconds": queue["dequeueIntervalSeconds"],
+                "dequeue_use_threads": queue["dequeueUseThreads"],
+                "dequeue_num_workers": queue["dequeueNumWorkers"],
+            },
+        },
         "run_monitoring": {
             "enabled": monitoring["enabled"],
             "start_timeout_seconds": monitoring["startTimeoutSeconds"],
