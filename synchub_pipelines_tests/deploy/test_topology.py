@@ -1,5 +1,6 @@
 """The production topology, minus Docker: the processes docker-compose.yml runs, each on its
-own, following one sale from the marketplace's webhook to its order row.
+own, following one sale from the marketplace's webhook to its order row and to the stock the
+same SKU's other listing publishes.
 
 - Dagster's storage on PostgreSQL: docker/dagster.yaml as the image carries it, with two
   changes that need Docker (runs start as processes of the code server instead of containers;
@@ -11,9 +12,19 @@ own, following one sale from the marketplace's webhook to its order row.
   --webhook-url <receiver>`), whose sale sends Mercado Livre's notification.
 
 Every process gets the environment compose would give it: the compose file's own settings,
-interpolated with a .env that points the Mercado Livre hosts at the sandbox. The sale must
-reach `orders` through the webhook sensor, the run queue and a run, and the webserver must
-show that run, within a bounded time.
+interpolated with the .env an operator would write to try it against the sandbox (the
+marketplace and Bling hosts there, the catalog from the sandbox's Bling, the push from the
+run that lands a sale turned on). As that operator, the test connects the two Mercado Livre
+stores and Bling, then has the deployment land the stock domain's inputs and align every
+listing with a first push, each a run launched through the webserver (what the UI's
+buttons do) and queued for the daemon.
+
+Then a buyer on one store takes two units of a SKU listed once on each store: its
+allocatable units drop by two, so each listing's share (publish-all: an even split) drops by
+one. The sale must reach `orders` through the webhook sensor, the run queue and a run; that
+same run must write the new share to the other store's listing — audited in `stock_pushes`,
+and published by the marketplace as its API answers a GET of the item — and the webserver
+must show the run, all within a bounded time.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import psycopg
@@ -47,13 +58,27 @@ from synchub_pipelines_tests.deploy.files import (
     load_yaml,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+if TYPE_CHECKING:
+    from dagster_graphql import DagsterGraphQLClient
+
+    from synchub_pipelines.defs.stock.allocation import ListingKey
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.postgres,
+    # Dagster's GraphQL client calls gql the way gql 4 deprecates, on every poll.
+    pytest.mark.filterwarnings("ignore:Using variable_values:DeprecationWarning"),
+]
 
 BIN = Path(sys.executable).parent
-# From starting the first process to the order row: the code server's first import, the
-# daemon's first ticks, one queued run. Far above what it takes; a hang fails, not waits.
-DEADLINE_SECONDS = 420
+# From starting the first process to the pushed stock: the code server's first import, the
+# daemon's first ticks, five queued runs (the inputs, a first push, the sale's). Far above
+# what it takes; a hang fails, not waits.
+DEADLINE_SECONDS = 600
 IMAGE_WORKDIR = "/opt/synchub/"
+LOCATION = "synchub_pipelines"
+# The operator's switch for the push from the run that lands a sale (defs/stock/fast_push.py).
+PUSH_ON_SALE = "SYNCHUB_PUSH_STOCK_ON_SALE"
 
 
 @pytest.fixture
@@ -203,9 +228,9 @@ def _location_loaded(url: str) -> bool:
     )
     entries = data["workspaceOrError"]["locationEntries"]
     states = {e["name"]: (e["locationOrLoadError"] or {}).get("__typename") for e in entries}
-    if states.get("synchub_pipelines") == "PythonError":
+    if states.get(LOCATION) == "PythonError":
         pytest.fail(f"the webserver could not load the code location: {data}")
-    return states.get("synchub_pipelines") == "RepositoryLocation"
+    return states.get(LOCATION) == "RepositoryLocation"
 
 
 def _event_runs(url: str) -> list[dict[str, Any]]:
@@ -218,35 +243,137 @@ def _event_runs(url: str) -> list[dict[str, Any]]:
     return runs
 
 
-def _stocked_variation(warehouse_url: str) -> tuple[str, str]:
-    """(item id, variation id) of a Mercado Livre listing with stock, read through the API."""
-    from synchub_pipelines.defs.marketplaces import MarketplacesResource
-    from synchub_pipelines.defs.resources import WarehouseResource
-    from synchub_pipelines.warehouse.engine import engine_for
-    from synchub_pipelines.warehouse.stores import load_stores
+def _launch(client: DagsterGraphQLClient, job: str, **options: Any) -> str:
+    """Submit a run through the webserver, as the UI's Launch and Materialize buttons do."""
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
 
-    warehouse = WarehouseResource(url=warehouse_url, secret_key=os.environ["SYNCHUB_SECRET_KEY"])
-    marketplaces = MarketplacesResource.from_environment(resolve=True)
-    for store in load_stores(engine_for(warehouse_url)):
-        client = marketplaces.client_for(store, warehouse)
-        try:
-            for page in client.iter_listings():
-                for listing in page.records:
-                    if (listing.available_quantity or 0) > 0:
-                        return listing.listing_id, listing.variation_id
-        finally:
-            client.close()
-    raise AssertionError("the sandbox has no Mercado Livre listing with stock")
+    return client.submit_job_execution(
+        job, repository_location_name=LOCATION, repository_name=SINGLETON_REPOSITORY_NAME,
+        **options,
+    )  # fmt: skip
 
 
-def test_one_sale_travels_from_the_webhook_to_its_order_row(
+def _finished(client: DagsterGraphQLClient, home: Path, run_id: str) -> bool:
+    import dagster as dg
+
+    status = client.get_run_status(run_id)
+    if status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+        pytest.fail(f"run {run_id} ended {status.value}: {_run_errors(home, run_id)}")
+    return status == dg.DagsterRunStatus.SUCCESS
+
+
+def _run_errors(home: Path, run_id: str) -> list[str]:
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
+        entries = instance.all_logs(run_id)
+    errors = []
+    for entry in entries:
+        event = entry.dagster_event
+        if event is not None and event.is_failure:
+            error = getattr(event.event_specific_data, "error", None)
+            errors.append(error.message if error is not None else entry.message)
+    return errors
+
+
+def _land_the_stock_inputs(
+    client: DagsterGraphQLClient,
+    home: Path,
+    processes: Processes,
+    deadline: float,
+    store_ids: list[str],
+) -> str:
+    """What an operator does once the accounts are connected, each step a run of the
+    deployment: the stores (their partitions) and the catalog, each store's listings, the
+    links of listings to the catalog's SKUs, and a first push that aligns every listing with
+    the plan. Returns that push's run id."""
+
+    def run(what: str, *launches: tuple[str, dict[str, Any]]) -> list[str]:
+        run_ids = [_launch(client, job, **options) for job, options in launches]
+        for run_id in run_ids:
+            _until(f"{what} (run {run_id})", processes, deadline,
+                   lambda r=run_id: _finished(client, home, r))  # fmt: skip
+        return run_ids
+
+    # One process per run, not per step (the Launchpad's `in_process`): the steps take a
+    # second each, a process start many on two busy cores.
+    one_process: dict[str, Any] = {"run_config": {"execution": {"config": {"in_process": {}}}}}
+    inputs = ["stores", "central_products", "central_stock"]
+    run(
+        "the stores and the catalog from Bling",
+        ("__ASSET_JOB", {"asset_selection": inputs, **one_process}),
+    )
+    run(
+        "each store's listings",
+        *[
+            ("listings_job", {"tags": {"dagster/partition": store_id}, **one_process})
+            for store_id in store_ids
+        ],
+    )
+    run("the links of listings to SKUs", ("listing_links_job", one_process))
+    # stock_push_job runs in one process already.
+    (push,) = run("the first stock push", ("stock_push_job", {}))
+    return push
+
+
+def _sku_on_both_stores(
+    engine: sa.Engine, store_ids: list[str]
+) -> tuple[ListingKey, ListingKey, int]:
+    """A SKU (not a kit) listed once on each store, each listing's share at least one unit per
+    listing: (the listing to sell on, the other store's listing, the other's share)."""
+    query = sa.text(
+        "SELECT p.sku, p.store_id, p.listing_id, p.variation_id, p.target_quantity "
+        "FROM stock_push_plan p JOIN allocatable_stock a ON a.tenant = p.tenant AND a.sku = p.sku "
+        "WHERE NOT a.is_kit ORDER BY p.sku, p.store_id"
+    )
+    by_sku: dict[str, list[tuple[ListingKey, int]]] = {}
+    with engine.connect() as conn:
+        for sku, store_id, listing_id, variation_id, target in conn.execute(query):
+            by_sku.setdefault(sku, []).append(((store_id, listing_id, variation_id), target))
+    for listings in by_sku.values():
+        stores = sorted(key[0] for key, _ in listings)
+        if stores == sorted(store_ids) and min(t for _, t in listings) >= len(store_ids):
+            (sold, _), (other, share) = listings
+            return sold, other, share
+    raise AssertionError(f"no SKU is listed once on each of {store_ids} with stock to sell")
+
+
+def _published(sandbox_url: str, engine: sa.Engine, key: ListingKey) -> int:
+    """What the listing offers, from a GET of the item with its store's token, as any API
+    client reads it."""
+    from synchub_pipelines import settings
+    from synchub_pipelines.warehouse.credentials import SqlTokenStore
+
+    store_id, item, variation = key
+    tokens = SqlTokenStore(engine, settings.secret_key()).load(store_id)
+    assert tokens is not None, f"{store_id} has no stored token"
+    answer = httpx.get(
+        f"{sandbox_url}/mercadolivre/items/{item}",
+        headers={"Authorization": f"Bearer {tokens.access_token.get_secret_value()}"},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    body: dict[str, Any] = answer.json()
+    if not variation:
+        return int(body["available_quantity"])
+    (found,) = [v for v in body["variations"] if str(v["id"]) == variation]
+    return int(found["available_quantity"])
+
+
+def test_one_sale_travels_from_the_webhook_to_its_order_row_and_the_other_stores_listing(
     pg_url: str,
     dagster_database: dict[str, str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from synchub_pipelines import settings
-    from synchub_pipelines.demo.sandbox_accounts import configure_sandbox_env, connect_sellers
+    from synchub_pipelines.demo.sandbox_accounts import (
+        configure_sandbox_env,
+        connect_bling_account,
+        connect_sellers,
+        sandbox_rate_limits,
+    )
     from synchub_pipelines.sandbox.world import default_sellers
     from synchub_pipelines.warehouse.credentials import SqlTokenStore
     from synchub_pipelines.warehouse.engine import engine_for
@@ -280,9 +407,18 @@ def test_one_sale_travels_from_the_webhook_to_its_order_row(
         "SYNCHUB_DATA_DIR": str(tmp_path / "data"),
         "SYNCHUB_WEBHOOK_PUBLIC_URL": receiver_url,
         "SYNCHUB_ML_REQUESTS_PER_SECOND": "400",
+        # The central catalog and stock of record: the sandbox's Bling company.
+        "SYNCHUB_CATALOG_SOURCE": "bling",
+        # The run that lands a sale pushes the sold SKUs' stock (off unless turned on).
+        PUSH_ON_SALE: "1",
     }
     settings_env = _compose_env(dotenv, home)
     assert settings_env["DAGSTER_PG_DB"] == dagster_database["DAGSTER_PG_DB"]
+    assert settings_env["SYNCHUB_CATALOG_SOURCE"] == "bling"
+    # Compose passes on only the settings it names: without this one the operator's switch
+    # never reaches the code server, nor the runs it starts.
+    passed = settings_env.get(PUSH_ON_SALE)
+    assert passed == "1", f"docker-compose.yml does not pass {PUSH_ON_SALE} from .env: {passed!r}"
     for name, value in settings_env.items():
         monkeypatch.setenv(name, value)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("SYNCHUB_", "DAGSTER_"))}
@@ -295,17 +431,22 @@ def test_one_sale_travels_from_the_webhook_to_its_order_row(
     with ExitStack() as stack:
         # Started outside the repository: Dagster's commands read a .env from where they start.
         processes = Processes(stack, logs, env, cwd=tmp_path)
+        # The sandbox's quotas at the pace the sandbox settings give the clients (`synchub live`).
+        quotas = [f"--rate-limit={name}={rate}" for name, rate in sandbox_rate_limits().items()]
         processes.start(
             "sandbox", str(BIN / "synchub"), "sandbox", "serve", "--port", str(ports["sandbox"]),
             "--size", "tiny", "--marketplaces", "mercadolivre", "--webhook-url", receiver_url,
+            *quotas,
         )  # fmt: skip
         _until("the sandbox", processes, deadline,
                lambda: _answers(f"{sandbox_url}/_sandbox/healthz"))  # fmt: skip
         engine = engine_for(pg_url)
         migrate(engine)
         sellers = [s for s in default_sellers() if s.marketplace == "mercadolivre"]
-        stores = connect_sellers(sellers, engine, SqlTokenStore(engine, settings.secret_key()))
-        assert stores
+        token_store = SqlTokenStore(engine, settings.secret_key())
+        store_ids = [s.store_id for s in connect_sellers(sellers, engine, token_store)]
+        assert len(store_ids) == 2, store_ids
+        connect_bling_account(token_store)
 
         processes.start(
             "receiver", str(BIN / "synchub"), "webhooks", "serve", "--port", str(ports["receiver"])
@@ -313,7 +454,7 @@ def test_one_sale_travels_from_the_webhook_to_its_order_row(
         processes.start(
             "code", str(BIN / "dagster"), "code-server", "start", "--host=127.0.0.1",
             f"--port={ports['code']}", "--module-name=synchub_pipelines.definitions",
-            "--location-name=synchub_pipelines",
+            f"--location-name={LOCATION}",
         )  # fmt: skip
         # As compose's `depends_on: code: service_healthy`: the webserver and the daemon
         # start once the code server answers its health check.
@@ -329,8 +470,17 @@ def test_one_sale_travels_from_the_webhook_to_its_order_row(
         _until("the webserver loading the location over gRPC", processes, deadline,
                lambda: _location_loaded(webserver_url))  # fmt: skip
 
-        item, variation = _stocked_variation(pg_url)
-        body: dict[str, object] = {"item_id": item, "quantity": 1}
+        from dagster_graphql import DagsterGraphQLClient
+
+        client = DagsterGraphQLClient("127.0.0.1", port_number=ports["webserver"])
+        first_push = _land_the_stock_inputs(client, home, processes, deadline, store_ids)
+        sold, other, share = _sku_on_both_stores(engine, store_ids)
+        before = _published(sandbox_url, engine, other)
+        assert before == share, f"the first push left {other} at {before}, not {share}"
+        # One unit per listing: each listing's share drops by one (the module docstring).
+        units = len(store_ids)
+        _, item, variation = sold
+        body: dict[str, object] = {"item_id": item, "quantity": units}
         if variation:
             body["variation_id"] = int(variation)
         sale = httpx.post(f"{sandbox_url}/mercadolivre/_sandbox/sales", json=body, timeout=10)
@@ -345,21 +495,43 @@ def test_one_sale_travels_from_the_webhook_to_its_order_row(
                     ).first()
                 )
 
+        def pushed_to_the_other() -> list[Any]:
+            with engine.connect() as conn:
+                return list(
+                    conn.execute(
+                        sa.text(
+                            "SELECT run_id, mode, status, quantity_after FROM stock_pushes "
+                            "WHERE store_id = :s AND listing_id = :l AND variation_id = :v "
+                            "AND run_id <> :first"
+                        ),
+                        {"s": other[0], "l": other[1], "v": other[2], "first": first_push},
+                    )
+                )
+
         _until(f"order {order_id} in the warehouse", processes, deadline, order_row)
-        succeeded = _until(
-            "the event run, as the webserver shows it",
+        (push,) = _until(
+            f"the stock of {other} pushed after the sale", processes, deadline, pushed_to_the_other
+        )
+        landed = _until(
+            "the run that landed the sale, as the webserver shows it",
             processes,
             deadline,
-            lambda: [r for r in _event_runs(webserver_url) if r["status"] == "SUCCESS"],
-        )
+            lambda: [
+                r for r in _event_runs(webserver_url)
+                if r["runId"] == push.run_id and r["status"] == "SUCCESS"
+            ],
+        )  # fmt: skip
+        after = _published(sandbox_url, engine, other)
 
+    assert (push.mode, push.status, push.quantity_after) == ("real", "written", before - 1)
+    assert after == before - 1, (before, after)
     with engine.connect() as conn:
         states: dict[str, int] = dict(
             conn.execute(sa.text("SELECT state, count(*) FROM webhook_events GROUP BY state")).all()
         )
     assert states.get("processed", 0) >= 1, states
     # The run went through the queue the daemon keeps (QueuedRunCoordinator), as in compose.
-    _assert_queued(home, succeeded[0]["runId"])
+    _assert_queued(home, landed[0]["runId"])
 
 
 def _assert_queued(home: Path, run_id: str) -> None:
