@@ -161,12 +161,18 @@ class ForkingRunLauncher(RunLauncher, ConfigurableClass):
         origin = run.job_code_origin
         if not isinstance(origin, JobPythonOrigin):
             raise LaunchFailed(f"run {run.run_id} has no Python origin to load its code from")
-        warm = self._warm_process(origin.repository_origin, _generation(context, run))
-        pid = warm.fork(
-            ExecuteRunArgs(
-                job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref()
-            )
+        args = ExecuteRunArgs(
+            job_origin=origin, run_id=run.run_id, instance_ref=self._instance.get_ref()
         )
+        generation = _generation(context, run)
+        warm = self._warm_process(origin.repository_origin, generation)
+        try:
+            pid = warm.fork(args)
+        except LaunchFailed:
+            if warm.alive():
+                raise
+            # It died since it was last asked (killed, out of memory): once more, anew.
+            pid = self._warm_process(origin.repository_origin, generation).fork(args)
         self._instance.add_run_tags(run.run_id, {PID_TAG: str(pid), HOST_TAG: socket.gethostname()})
 
     def terminate(self, run_id: str) -> bool:

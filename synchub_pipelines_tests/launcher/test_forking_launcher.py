@@ -114,6 +114,25 @@ def test_runs_fork_from_one_process_that_loaded_the_location_once(
     assert all(int(w.stem) != os.getpid() for w in workers)
 
 
+def test_a_dead_warm_process_is_replaced_and_the_run_still_launches(
+    instance: dg.DagsterInstance, workspace: WorkspaceRequestContext, tmp_path: Path
+) -> None:
+    first = tmp_path / "first"
+    first.mkdir()
+    poll_for_finished_run(instance, _launch(instance, workspace, first, seconds=0), timeout=120)
+    warm_pid = int(next(first.glob("*.worker")).read_text())
+    os.kill(warm_pid, signal.SIGKILL)
+
+    second = tmp_path / "second"
+    second.mkdir()
+    run_id = _launch(instance, workspace, second, seconds=0)
+
+    assert poll_for_finished_run(instance, run_id, timeout=120).status == (
+        dg.DagsterRunStatus.SUCCESS
+    )
+    assert int(next(second.glob("*.worker")).read_text()) != warm_pid
+
+
 def test_terminate_interrupts_the_worker_and_cancels_the_run(
     instance: dg.DagsterInstance, workspace: WorkspaceRequestContext, tmp_path: Path
 ) -> None:
