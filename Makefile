@@ -51,7 +51,7 @@ check: lint typecheck test
 
 # The Dagster UI on the demo's instance (runs, assets, partitions, checks of `make demo`).
 ui: $(STAMP)
-	@mkdir -p $(DAGSTER_HOME)
+	@$(BIN)/python -c "from synchub_pipelines.dagster_home import prepare_dagster_home as p; p()"
 	$(BIN)/dagster dev -w workspace.yaml
 
 sandbox: $(STAMP)

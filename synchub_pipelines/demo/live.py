@@ -22,22 +22,9 @@ from pathlib import Path
 import httpx
 
 from synchub_pipelines import settings
+from synchub_pipelines.dagster_home import prepare_dagster_home
 from synchub_pipelines.warehouse.engine import engine_for, redacted
 from synchub_pipelines.warehouse.migrate import migrate
-
-# Runs start at once (no queue) and sensors tick in threads, submitting a tick's runs in
-# parallel: the latency from a sale to its order row is a sensor interval plus one launch.
-LIVE_DAGSTER_YAML = """\
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: DefaultRunCoordinator
-sensors:
-  use_threads: true
-  num_workers: 4
-  num_submit_workers: 4
-telemetry:
-  enabled: false
-"""
 
 
 def free_port() -> int:
@@ -86,9 +73,9 @@ def run_live(
     from synchub_pipelines.sandbox.world import default_sellers
 
     data = settings.data_dir()
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(data / "dagster_home")))
-    home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(LIVE_DAGSTER_YAML)
+    # The project's policy, whatever an earlier command left there: the sales must take the
+    # path production does (queue, forking launcher, threaded sensors).
+    prepare_dagster_home(replace=True)
     logs = data / "live"
     logs.mkdir(parents=True, exist_ok=True)
     url = settings.warehouse_url()

@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -19,6 +18,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from synchub_pipelines import settings
+from synchub_pipelines.dagster_home import prepare_dagster_home
 from synchub_pipelines.models import DEFAULT_TIMEZONE
 from synchub_pipelines.warehouse.engine import engine_for, redacted
 from synchub_pipelines.warehouse.migrate import migrate
@@ -98,12 +98,7 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
     from synchub_pipelines.sandbox.server import RunningSandbox, Sandbox, SandboxConfig
 
     started = time.perf_counter()
-    data = settings.data_dir()
-    os.environ.setdefault("DAGSTER_HOME", str(data / "dagster_home"))
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    prepare_dagster_home()
     url = settings.warehouse_url()
     print(f"warehouse: {redacted(url)}")
     migrate(engine_for(url))

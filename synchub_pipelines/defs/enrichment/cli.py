@@ -145,11 +145,9 @@ def run_sites(sites: list[str] | None = None, say: Any = print) -> dict[str, boo
         raise LookupError(
             f"site(s) {', '.join(unknown)} not in the targets file (sites: {', '.join(known)})"
         )
-    os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir() / "dagster_home"))
-    home = Path(os.environ["DAGSTER_HOME"])
-    home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    from synchub_pipelines.dagster_home import prepare_dagster_home
+
+    prepare_dagster_home()
     instance = dg.DagsterInstance.get()
     sync_site_partitions(instance, chosen)
     job = defs.resolve_job_def("enrichment_job")
