@@ -6,9 +6,10 @@ Everything runs as it would in production, each in its own process on loopback:
   `orders_v2` notification to the receiver when a sale is made;
 - the receiver (`synchub webhooks serve`), which stores each notification in
   `webhook_events` before answering;
-- the Dagster daemon (`dagster-daemon run`, DAGSTER_HOME in a temp dir, SQLite instance
-  storage, runs launched at once as subprocesses), whose `webhook_events_sensor` launches
-  one `store_events_job` run per store per tick;
+- the Dagster daemon (`dagster-daemon run`, DAGSTER_HOME in a temp dir with the project's
+  dagster.yaml: SQLite instance storage, queued runs, each forked from the warm process of
+  the forking launcher; `--launcher default` for Dagster's, a new interpreter per run),
+  whose `webhook_events_sensor` launches one `store_events_job` run per store per tick;
 - a throwaway PostgreSQL warehouse.
 
 This process makes `--sales` sales at a steady pace through the sandbox's
@@ -17,7 +18,7 @@ Printed: p50/p95/max, and as a baseline measured in the same run, what one event
 (launch → start, launch → end, from Dagster's run records) and the sensor interval — the
 floor any webhook-driven design here pays. Also how many runs the sales took (batching).
 
-Usage: python benchmarks/e2e_latency.py [--sales 100] [--pace 0.5]
+Usage: python benchmarks/e2e_latency.py [--sales 100] [--pace 0.5] [--launcher default]
                                         [--pg postgresql://postgres@127.0.0.1/postgres]
 """
 
@@ -41,6 +42,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import sqlalchemy as sa
+import yaml
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
@@ -54,23 +56,14 @@ BIN = Path(sys.executable).parent
 # Dagster's sensor daemon evaluates sensors in a loop that runs at most every 5 seconds.
 DAEMON_SENSOR_LOOP_SECONDS = 5
 
-DAGSTER_YAML = """\
-# Local runs for the benchmark: runs start at once (no queue), each in a subprocess.
-run_coordinator:
-  module: dagster.core.run_coordinator
-  class: DefaultRunCoordinator
-# Sensor ticks in threads, and a tick's runs submitted in parallel: a tick lasts as long
-# as its slowest submission instead of the sum of them.
-sensors:
-  use_threads: true
-  num_workers: 4
-  num_submit_workers: 4
-schedules:
-  use_threads: true
-  num_workers: 2
-telemetry:
-  enabled: false
-"""
+
+def instance_config(launcher: str) -> str:
+    """The project's own dagster.yaml (queued runs, the forking launcher), or the same with
+    Dagster's default launcher (a new interpreter per run) to compare."""
+    config = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    if launcher == "default":
+        config.pop("run_launcher", None)
+    return yaml.safe_dump(config, sort_keys=False)
 
 
 @contextmanager
@@ -190,6 +183,19 @@ class RunCosts:
     to_end: list[float]  # created → finished
     tick_gaps: list[float]  # between two sensor ticks that launched runs
     runs: int
+    phases: dict[str, list[float]]  # where a run's time goes, phase → seconds per run
+
+
+# Consecutive milestones of one event run, from its event log.
+MILESTONES = (
+    ("created", None, ""),
+    ("dequeued", "PIPELINE_STARTING", ""),
+    ("process started", "ENGINE_EVENT", "Started process for run"),
+    ("run started", "PIPELINE_START", ""),
+    ("step started", "STEP_START", ""),
+    ("step done", "STEP_SUCCESS", ""),
+    ("run done", "PIPELINE_SUCCESS", ""),
+)
 
 
 def run_costs(dagster_home: str) -> RunCosts:
@@ -198,6 +204,15 @@ def run_costs(dagster_home: str) -> RunCosts:
 
     with dg.DagsterInstance.get() as instance:
         records = instance.get_run_records(filters=dg.RunsFilter(job_name="store_events_job"))
+        phases: dict[str, list[float]] = {}
+        for record in records:
+            moments = _milestones(instance, record.dagster_run.run_id)
+            moments["created"] = record.create_timestamp.timestamp()
+            for (first, _, _), (second, _, _) in pairwise(MILESTONES):
+                if first in moments and second in moments:
+                    phases.setdefault(f"{first} → {second}", []).append(
+                        moments[second] - moments[first]
+                    )
     created = sorted(r.create_timestamp.timestamp() for r in records)
     # The runs of one tick are created within a second of each other.
     ticks = [t for i, t in enumerate(created) if i == 0 or t - created[i - 1] > 1.0]
@@ -206,13 +221,33 @@ def run_costs(dagster_home: str) -> RunCosts:
         to_end=[r.end_time - r.create_timestamp.timestamp() for r in records if r.end_time],
         tick_gaps=[b - a for a, b in pairwise(ticks)],
         runs=len(records),
+        phases=phases,
     )
+
+
+def _milestones(instance: object, run_id: str) -> dict[str, float]:
+    """The first time each milestone's event appears in the run's log."""
+    found: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):  # type: ignore[attr-defined]
+        kind = entry.dagster_event.event_type_value if entry.dagster_event else None
+        message = entry.message or ""
+        for name, event_type, prefix in MILESTONES:
+            if event_type == kind and message.startswith(prefix) and name not in found:
+                found[name] = entry.timestamp
+                break
+    return found
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sales", type=int, default=100)
     parser.add_argument("--pace", type=float, default=0.5, help="seconds between two sales")
+    parser.add_argument(
+        "--launcher",
+        choices=("forking", "default"),
+        default="forking",
+        help="forking: the project's dagster.yaml as it is; default: Dagster's launcher",
+    )
     parser.add_argument("--drain", type=float, default=90, help="max seconds to wait after")
     parser.add_argument(
         "--pg",
@@ -231,7 +266,7 @@ def main() -> int:
         temp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="synchub-e2e-")))
         dagster_home = temp / "dagster_home"
         dagster_home.mkdir()
-        (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+        (dagster_home / "dagster.yaml").write_text(instance_config(args.launcher))
         warehouse_url = stack.enter_context(throwaway_database(args.pg))
         sandbox_port, receiver_port = free_port(), free_port()
         sandbox_url = f"http://127.0.0.1:{sandbox_port}"
@@ -290,7 +325,10 @@ def main() -> int:
             print("the warm-up sale never reached the warehouse; see", temp / "daemon.log")
             return 1
         warmup = seen.pop(order_id)
-        print(f"{len(stores)} stores, warm-up sale reached the warehouse in {warmup:.1f} s")
+        print(
+            f"{len(stores)} stores, {args.launcher} launcher, warm-up sale reached the "
+            f"warehouse in {warmup:.1f} s"
+        )
 
         started = time.monotonic()
         next_sale = started
@@ -338,6 +376,13 @@ def main() -> int:
                 f"{statistics.median(costs.to_start):.2f} s, launch → done p50 {run_p50:.2f} s; "
                 f"sensor ticks that launched runs: every {tick_p50:.1f} s (p50; the daemon "
                 f"loops at most every {DAEMON_SENSOR_LOOP_SECONDS} s)"
+            )
+            print(
+                "one run's phases (p50): "
+                + ", ".join(
+                    f"{name} {statistics.median(values):.2f} s"
+                    for name, values in costs.phases.items()
+                )
             )
             print(
                 f"p50 latency / (half a tick + one run) = "

@@ -54,6 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backfill import free_port, throwaway_database
 
+ROOT = Path(__file__).resolve().parents[1]
+
 STOCK_CODE_LOCATION = '''
 """The stock domain alone, for the stock push benchmark's daemon."""
 import dagster as dg
@@ -116,15 +118,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="synchub-stock-bench-"))
     home = folder / "dagster_home"
     home.mkdir()
-    # Queued runs, as the project's dagster.yaml has them. (Starting every run at once with
-    # the DefaultRunCoordinator, or more dequeue workers, only made them slower on 2 cores.)
-    (home / "dagster.yaml").write_text(
-        "telemetry:\n  enabled: false\n"
-        "run_coordinator:\n  module: dagster.core.run_coordinator\n"
-        "  class: QueuedRunCoordinator\n"
-        "  config:\n    dequeue_interval_seconds: 1\n"
-        "sensors:\n  use_threads: true\n  num_workers: 2\n"
-    )
+    # The project's own instance config: queued runs, each forked from the warm process.
+    (home / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     (folder / "stock_location.py").write_text(STOCK_CODE_LOCATION)
     (folder / "workspace.yaml").write_text(
         f"load_from:\n  - python_file:\n      relative_path: {folder / 'stock_location.py'}\n"
