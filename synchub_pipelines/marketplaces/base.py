@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -21,6 +22,11 @@ from synchub_pipelines.models import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+# Per-order calls (fees, settlement, tracking) in flight at once: enough to hide the round
+# trips, while the shared rate limiter, not the pool, sets the pace.
+CALLS_IN_FLIGHT = 8
 
 TimeField = Literal["created", "updated"]
 
@@ -144,3 +150,19 @@ def chunked(values: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def in_flight(
+    call: Callable[[T], R], values: Sequence[T], workers: int = CALLS_IN_FLIGHT
+) -> list[R]:
+    """`call` of each value, up to `workers` at once; results in the values' order.
+
+    The first error is raised once the calls already running have ended; the calls not yet
+    started are cancelled, so a failing API is not asked again by the rest of the batch."""
+    if len(values) < 2 or workers < 2:
+        return [call(value) for value in values]
+    pool = ThreadPoolExecutor(min(workers, len(values)), thread_name_prefix="api-call")
+    try:
+        return list(pool.map(call, values))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

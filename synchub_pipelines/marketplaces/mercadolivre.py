@@ -22,7 +22,6 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -40,6 +39,7 @@ from synchub_pipelines.marketplaces.base import (
     blank_to_none,
     chunked,
     describe_validation_error,
+    in_flight,
     parse_records,
     reject,
 )
@@ -84,9 +84,6 @@ MIN_WINDOW = timedelta(seconds=1)
 # paging reaches 1000 results (secondhand, like the items search); past it, per-item searches.
 QUESTIONS_PAGE = 50
 QUESTIONS_OFFSET_REACH = 1000
-# Order facts are three or four calls each; a few in flight hide the round trips while the
-# shared rate limiter keeps the pace.
-FACTS_WORKERS = 8
 
 # Mercado Pago payment states in which the buyer's money was taken (and may since have gone
 # back): they say what the buyer paid. pending, in_process, authorized, rejected and
@@ -1185,12 +1182,11 @@ class MercadoLivreClient(MercadoLivreWrites):
         shipment's costs, and — once ML may have released the money — the Mercado Pago
         payments that say whether it did."""
         page: Page[OrderFacts] = Page()
-        with ThreadPoolExecutor(max_workers=FACTS_WORKERS) as pool:
-            for found in pool.map(self._facts_of, orders):
-                if isinstance(found, OrderFacts):
-                    page.records.append(found)
-                elif found is not None:
-                    page.rejects.append(found)
+        for found in in_flight(self._facts_of, orders):
+            if isinstance(found, OrderFacts):
+                page.records.append(found)
+            elif found is not None:
+                page.rejects.append(found)
         return page
 
     def _facts_of(self, ref: OrderRef) -> OrderFacts | Rejected | None:

@@ -61,6 +61,7 @@ from synchub_pipelines.marketplaces.base import (
     blank_to_none,
     chunked,
     describe_validation_error,
+    in_flight,
     parse_records,
     reject,
 )
@@ -2020,11 +2021,9 @@ class ShopeeClient(ShopeeWritesMixin):
         """Pickup and delivery instants of (order_sn, package_number) from get_tracking_info,
         one call each; a refused call leaves the package out, a malformed answer is a reject."""
         page: Page[tuple[str, PackageTimes]] = Page()
-        for order_sn, package in packages:
-            query = {"order_sn": order_sn, "package_number": package}
-            try:
-                answer = self._call("logistics.get_tracking_info", "GET", TRACKING_INFO_PATH, query)
-            except (InvalidRequestError, NotFoundError):
+        answers = in_flight(self._tracking_info, packages)
+        for (_, package), answer in zip(packages, answers, strict=True):
+            if answer is None:
                 continue
             try:
                 info = SPTrackingInfo.model_validate(answer)
@@ -2036,6 +2035,13 @@ class ShopeeClient(ShopeeWritesMixin):
                 continue
             page.records.append((package, package_times(info)))
         return page
+
+    def _tracking_info(self, package: tuple[str, str]) -> dict[str, Any] | None:
+        query = {"order_sn": package[0], "package_number": package[1]}
+        try:
+            return self._call("logistics.get_tracking_info", "GET", TRACKING_INFO_PATH, query)
+        except (InvalidRequestError, NotFoundError):
+            return None
 
     # --- stock -----------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from synchub_pipelines.marketplaces.base import (
     blank_to_none,
     chunked,
     describe_validation_error,
+    in_flight,
     parse_records,
     reject,
 )
@@ -1389,17 +1390,18 @@ class TikTokClient(TikTokWrites):
         if not candidates:
             return {}
         settled = self._settled_by_statements(candidates)
+        asked = [o.id for o in candidates if settled is None or o.id in settled]
         found: dict[str, OrderSettlement | Rejected] = {}
-        for order in candidates:
-            if settled is not None and order.id not in settled:
-                continue
-            path = ORDER_STATEMENT_PATH.format(order_id=order.id)
-            raw = self._call("finance.order_statement_transactions", "GET", path)
-            result = parse_order_statement(raw, order.id, self.store.store_id)
+        for order_id, result in zip(asked, in_flight(self._order_statement, asked), strict=True):
             # No transaction yet (payout unknown): the order is simply not settled.
             if isinstance(result, Rejected) or result.payout_amount is not None:
-                found[order.id] = result
+                found[order_id] = result
         return found
+
+    def _order_statement(self, order_id: str) -> OrderSettlement | Rejected:
+        path = ORDER_STATEMENT_PATH.format(order_id=order_id)
+        raw = self._call("finance.order_statement_transactions", "GET", path)
+        return parse_order_statement(raw, order_id, self.store.store_id)
 
     def _settled_by_statements(self, candidates: Sequence[TTOrder]) -> set[str] | None:
         """Every order the statements since the candidates' delivery settle, or None while
