@@ -313,7 +313,7 @@ class Simulator:
 
         def operation(name: str, default: float, burst: float) -> _Operation:
             rate = sandbox.rate_limit(name, default)
-            return _Operation(rate, TokenBucket(rate, burst, sandbox.clock))
+            return _Operation(rate, sandbox.quota(name, rate, burst))
 
         self._get_orders_op = operation("amazon.getOrders", 0.0167, 20)
         self._get_order_op = operation("amazon.getOrder", 0.5, 30)

@@ -55,7 +55,6 @@ from synchub_pipelines.sandbox.bling_render import (
     product_summary,
     quantity,
 )
-from synchub_pipelines.sandbox.infra import TokenBucket
 from synchub_pipelines.sandbox.world import SAO_PAULO, OrderChange
 
 if TYPE_CHECKING:
@@ -300,7 +299,7 @@ class Simulator:
         self.faults = sandbox.faults
         rate = sandbox.rate_limit(self.name, RATE_PER_SECOND)
         # An overridden (benchmark) rate gets a matching burst; the real quota bursts 3.
-        self.bucket = TokenBucket(rate, max(RATE_PER_SECOND, rate), self.clock)
+        self.bucket = sandbox.quota(self.name, rate, max(RATE_PER_SECOND, rate))
         self.daily_limit = DAILY_LIMIT
         self._daily: tuple[date, int] = (date.min, 0)
         self._token_serial = itertools.count(1)

@@ -77,10 +77,16 @@ class TokenBucket:
         self._clock = clock
         self._state: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        # What the quota let through and refused (429), every caller together: what a
+        # benchmark holds a client's pacing against, counted where the quota is enforced.
+        self.served = 0
+        self.refused = 0
 
     def take(self, caller: str) -> float | None:
         """Take one token; None if allowed, else the seconds until one is available."""
         if self.rate <= 0:
+            with self._lock:
+                self.served += 1
             return None
         now = time.monotonic()
         with self._lock:
@@ -88,6 +94,17 @@ class TokenBucket:
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1:
                 self._state[caller] = (tokens - 1, now)
+                self.served += 1
                 return None
             self._state[caller] = (tokens, now)
+            self.refused += 1
             return (1 - tokens) / self.rate
+
+    def counts(self) -> dict[str, float]:
+        with self._lock:
+            return {
+                "rate": self.rate,
+                "burst": self.burst,
+                "served": self.served,
+                "refused": self.refused,
+            }

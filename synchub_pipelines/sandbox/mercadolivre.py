@@ -38,7 +38,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from synchub_pipelines.sandbox.infra import TokenBucket
 from synchub_pipelines.sandbox.mercadolivre_fulfilment import FulfilmentDesk
 from synchub_pipelines.sandbox.mercadolivre_items import ItemDesk, Refusal
 from synchub_pipelines.sandbox.mercadolivre_render import (
@@ -261,7 +260,7 @@ class Simulator:
         self.clock = sandbox.clock
         self.faults = sandbox.faults
         rate = float(sandbox.rate_limit(MARKETPLACE, DEFAULT_RATE))
-        self.bucket = TokenBucket(rate, 2 * rate, self.clock)
+        self.bucket = sandbox.quota(MARKETPLACE, rate, 2 * rate)
         self.apps: dict[str, App] = {APP_ID: App(APP_ID, APP_SECRET, frozenset({REDIRECT_URI}))}
         self.sellers: dict[int, Seller] = {
             int(s.seller_id): s for s in self.world.sellers_of(MARKETPLACE)

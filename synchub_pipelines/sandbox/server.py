@@ -2,7 +2,8 @@
 
 Each marketplace is mounted under its own prefix (`/mercadolivre`, `/shopee`, …), so one
 port serves them all and a client's base URL is `http://HOST:PORT/<marketplace>`.
-`/_sandbox/*` holds the operator knobs that no real API has: fault injection, the clock,
+`/_sandbox/*` holds the operator knobs that no real API has: fault injection, the quotas'
+counts (`/_sandbox/quotas`: calls served and refused per quota), the clock,
 outbound webhooks (`/_sandbox/webhooks`, see webhooks.py), order status changes
 (`/_sandbox/orders/{marketplace}/{order_id}/status`) and live sales (`/_sandbox/live`).
 """
@@ -27,7 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from synchub_pipelines.sandbox.amazon_render import amazon_order_id
-from synchub_pipelines.sandbox.infra import Faults, SandboxClock
+from synchub_pipelines.sandbox.infra import Faults, SandboxClock, TokenBucket
 from synchub_pipelines.sandbox.live import LiveSales, LiveSettings
 from synchub_pipelines.sandbox.pictures import routes as picture_routes
 from synchub_pipelines.sandbox.shopee_render import order_number_candidates, order_sn
@@ -74,6 +75,7 @@ class Sandbox:
         )
         self.clock = SandboxClock()
         self.faults = self.config.faults
+        self.quotas: dict[str, TokenBucket] = {}
         self.simulators: dict[str, Any] = {}
         for module_name in SIMULATOR_MODULES:
             module = importlib.import_module(f"synchub_pipelines.sandbox.{module_name}")
@@ -98,10 +100,16 @@ class Sandbox:
     def rate_limit(self, marketplace: str, default: float) -> float:
         return self.config.rate_limits.get(marketplace, default)
 
+    def quota(self, name: str, rate: float, burst: float) -> TokenBucket:
+        """A quota's bucket, listed by `GET /_sandbox/quotas` under `name`."""
+        bucket = self.quotas[name] = TokenBucket(rate, burst, self.clock)
+        return bucket
+
     def app(self) -> Starlette:
         routes: list[Route | Mount] = [
             Route("/_sandbox/healthz", self._healthz),
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST"]),
+            Route("/_sandbox/quotas", self._quotas),
             Route("/_sandbox/clock/advance", self._advance_clock, methods=["POST"]),
             Route("/_sandbox/webhooks", self._webhooks, methods=["GET", "POST"]),
             Route("/_sandbox/live", self._live, methods=["GET", "POST"]),
@@ -129,6 +137,10 @@ class Sandbox:
         """Stop the background work (live sales stop with the server's event loop)."""
         self.live.stop()
         self.webhooks.close()
+
+    async def _quotas(self, request: Request) -> JSONResponse:
+        """Each quota's rate and burst, and the calls it served and refused so far."""
+        return JSONResponse({name: bucket.counts() for name, bucket in self.quotas.items()})
 
     # --- webhooks, live sales and order changes --------------------------------------
 

@@ -75,7 +75,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from synchub_pipelines.sandbox.infra import TokenBucket
 from synchub_pipelines.sandbox.shopee_render import (
     LOCATION_ID,
     OPTIONAL_ORDER_FIELDS,
@@ -361,7 +360,7 @@ class Simulator:
         self.clock = sandbox.clock
         self.faults = sandbox.faults
         rate = sandbox.rate_limit(self.name, DEFAULT_RATE)
-        self.bucket = TokenBucket(rate, 2 * rate, self.clock)
+        self.bucket = sandbox.quota(self.name, rate, 2 * rate)
         self.catalog = Catalog(self.world)
         self.orders_render = OrderRenderer(self.catalog)
         self.stock_writes: list[StockWrite] = []

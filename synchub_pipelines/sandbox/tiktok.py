@@ -84,7 +84,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from synchub_pipelines.sandbox.infra import TokenBucket
 from synchub_pipelines.sandbox.tiktok_render import (
     CURRENCY,
     MAX_UNITS_PER_ORDER,
@@ -268,7 +267,7 @@ class Simulator(ProductWrites):
         self.faults = sandbox.faults
         self.seed = sandbox.config.seed
         rate = sandbox.rate_limit(self.name, DEFAULT_RATE)
-        self.bucket = TokenBucket(rate, 2 * rate, self.clock)
+        self.bucket = sandbox.quota(self.name, rate, 2 * rate)
         self.shops: list[Shop] = []
         for index, seller in enumerate(self.world.sellers_of(self.name)):
             cipher = _digest("tiktok-shop-cipher", seller.seller_id)[:15]
