@@ -7,14 +7,19 @@ extra calls that read every order's fees, settlement and shipments (`get_order_f
 The sandbox runs in its own process with each API's quota as published (Amazon's and
 Bling's are documented; Mercado Livre, Shopee and TikTok publish none, so the sandbox's
 quota stands in for the one an app is granted, and the client is configured to it, as an
-operator would). Each store's orders of the last DAYS days are synced through the real
-client into a throwaway PostgreSQL database. Budget used = calls made / calls the quota
-allowed over the run (its burst plus rate × elapsed); a well-paced client uses most of it
-with no request failing for good. Bling is the ERP: its catalog pull is measured instead.
+operator would). Each store's orders of the last DAYS days are backfilled the way the
+`orders` asset does it (the days split over one process per core, every process drawing
+from the deployment's shared budget in PostgreSQL) into a throwaway database.
 
-A short run is dominated by the quota's burst (a client may spend it at once), so the
-rate is also printed as a share of the quota's sustained rate: a longer backfill
-(`--size large --days 120`) shows where a client settles.
+The calls are counted by the sandbox where each quota is enforced (`/_sandbox/quotas`), not
+by the client: requests = calls served + calls refused, 429s = calls refused. Budget used =
+calls served / calls the quota allowed while the phase was calling it (its burst plus rate ×
+the time from its first to its last served call), so a worker process starting or the last
+batch merging is not charged to the client. "Sustained" is the calls beyond the burst per
+second, as a share of the quota's rate. Bling is the ERP: its catalog pull is measured.
+
+A phase whose calls fit in the burst says little; a longer backfill (`--size large`) shows
+where a client settles.
 
 Usage: python benchmarks/marketplaces.py [--days 30] [--size demo|large]
                                          [--only mercadolivre,tiktok,shopee] [--no-facts]
@@ -26,9 +31,10 @@ import argparse
 import os
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,17 +62,48 @@ CLIENT_PACE = {
 }
 
 
-def budget_used(calls: int, rate: float, burst: float, seconds: float) -> float:
-    allowed = burst + rate * seconds
-    return calls / allowed if allowed else 0.0
+def quota_counts(api: str, restart: bool = False) -> dict[str, dict[str, float | None]]:
+    """The sandbox's own count of each quota's calls: served, refused (429) and when."""
+    answer = (httpx.post if restart else httpx.get)(f"{api}/_sandbox/quotas", timeout=30)
+    answer.raise_for_status()
+    return answer.json()  # type: ignore[no-any-return]
 
 
-def report_bling_pull(tokens: object, warehouse: object) -> None:
+def budget_used(counts: dict[str, float | None]) -> tuple[float, float]:
+    """(share of the quota used, share of its sustained rate) while the phase called it."""
+    rate, burst = float(counts["rate"] or 0), float(counts["burst"] or 0)
+    served = float(counts["served"] or 0)
+    calling = float(counts["last_served"] or 0) - float(counts["first_served"] or 0)
+    allowed = burst + rate * calling
+    sustained = (served - burst) / calling / rate if calling > 0 and rate > 0 else 0.0
+    return (served / allowed if allowed else 0.0), max(0.0, sustained)
+
+
+def phase_line(label: str, records: int, seconds: float, api: str, quotas: list[str],
+               note: str = "") -> str:  # fmt: skip
+    """One row: records, time, and per quota the calls the sandbox served and refused."""
+    counts = quota_counts(api)
+    mine = {name: counts[name] for name in quotas if name in counts}
+    served = sum(int(c["served"] or 0) for c in mine.values())
+    refused = sum(int(c["refused"] or 0) for c in mine.values())
+    used = []
+    for name, quota in mine.items():
+        if not quota["served"]:
+            continue
+        share, sustained = budget_used(quota)
+        used.append(f"{name} {share:.0%} (sustained {sustained:.0%} of {quota['rate']:g}/s)")
+    return (
+        f"{label:<13}{records:>8}{seconds:>9.1f}{records / seconds:>10,.0f}{served:>10}"
+        f"{refused:>6}  {', '.join(used)}{note}"
+    )
+
+
+def report_bling_pull(api: str, tokens: object, warehouse: object) -> None:
     """Bling is the ERP, not a store: time a full catalog and stock pull instead."""
     from synchub_pipelines.defs.marketplaces import BlingResource
 
-    rate, burst = QUOTAS["bling"]["bling"]
     client = BlingResource.from_environment(resolve=True).client(warehouse)  # type: ignore[arg-type]
+    quota_counts(api, restart=True)
     started = time.perf_counter()
     try:
         products = sum(len(page.records) for page in client.iter_catalog())
@@ -74,32 +111,43 @@ def report_bling_pull(tokens: object, warehouse: object) -> None:
     finally:
         client.close()
     seconds = time.perf_counter() - started
-    calls = client.http.stats.get("requests", 0)
-    print(
-        f"{'bling':<13}{products:>8}{seconds:>9.1f}{products / seconds:>10,.0f}{calls:>10}"
-        f"{client.http.stats.get('errors.RateLimitedError', 0):>6}{0:>8}  "
-        f"bling {budget_used(calls, rate, burst, seconds):.0%}"
-        f" (sustained {calls / seconds / rate:.0%} of {rate:g}/s; {balances} stock balances;"
-        " the 'orders' columns count products)"
+    note = f"; {balances} stock balances (the 'orders' columns count products)"
+    print(phase_line("bling", products, seconds, api, ["bling"], note))
+
+
+def backfill(apis: object, warehouse: object, store: object, dates: list[date]) -> tuple[int, int]:
+    """The store's orders of these days as the `orders` asset syncs them: the days split over
+    one process per core, each drawing from the deployment's shared budget; (orders, shards)."""
+    from synchub_pipelines.defs.orders.shards import (
+        ShardJob,
+        backfill_processes,
+        plan_shards,
+        sync_orders_sharded,
     )
+    from synchub_pipelines.defs.orders.sync import day_windows
 
-
-def budget_lines(http: object, quotas: dict[str, tuple[float, float]], seconds: float,
-                 before: dict[str, int]) -> str:  # fmt: skip
-    """Each quota's share used by the calls made since `before` (a copy of the stats)."""
-    stats = http.stats  # type: ignore[attr-defined]
-    used = []
-    for quota, (rate, burst) in quotas.items():
-        operation = quota.split(".", 1)[1] if "." in quota else None
-        key = f"calls.{operation}" if operation else "requests"
-        calls = stats.get(key, 0) - before.get(key, 0)
-        if operation and not calls:
-            continue
-        used.append(
-            f"{quota} {budget_used(calls, rate, burst, seconds):.0%}"
-            f" (sustained {calls / seconds / rate:.0%} of {rate:g}/s)"
-        )
-    return ", ".join(used)
+    client_class, app = apis.client_parts(store)  # type: ignore[attr-defined]
+    shards = plan_shards(
+        day_windows(store, dates),  # type: ignore[arg-type]
+        getattr(client_class, "max_window_days", 1),
+        backfill_processes(),
+    )
+    stats = sync_orders_sharded(
+        [
+            ShardJob(
+                client_class=client_class,
+                app=app,
+                store=store,  # type: ignore[arg-type]
+                warehouse_url=warehouse.url,  # type: ignore[attr-defined]
+                secret_key=warehouse.fernet_key(),  # type: ignore[attr-defined]
+                buyer_salt=warehouse.buyer_salt,  # type: ignore[attr-defined]
+                windows=tuple(shard),
+                by="created",
+            )
+            for shard in shards
+        ]
+    )
+    return stats.orders, len(shards)
 
 
 def refresh_facts(client: object, engine: object, store: object) -> tuple[int, float]:
@@ -136,7 +184,6 @@ def main() -> int:
     os.environ.setdefault("SYNCHUB_SECRET_KEY", Fernet.generate_key().decode())
     os.environ["SYNCHUB_DATA_DIR"] = "/tmp/synchub-bench"
 
-    from synchub_pipelines.defs.orders.sync import day_windows, sync_orders
     from synchub_pipelines.demo.sandbox_accounts import configure_sandbox_env, connect_sellers
     from synchub_pipelines.marketplaces.errors import MarketplaceError
     from synchub_pipelines.sandbox.world import default_sellers
@@ -146,7 +193,7 @@ def main() -> int:
 
     limits = [f"{name}={rate}" for mp in wanted for name, (rate, _) in QUOTAS[mp].items()]
     print(f"{'marketplace':<13}{'orders':>8}{'seconds':>9}{'orders/s':>10}{'requests':>10}"
-          f"{'429s':>6}{'failed':>8}  budget used")  # fmt: skip
+          f"{'429s':>6}  budget used while calling")  # fmt: skip
     with (
         sandbox_process(args.size, ",".join(wanted), limits) as api,
         throwaway_database(args.pg) as (url, _),
@@ -179,46 +226,33 @@ def main() -> int:
         warehouse = WarehouseResource(url=url, secret_key=os.environ["SYNCHUB_SECRET_KEY"])
         today = datetime.now(UTC).date()
         if "bling" in wanted:
-            report_bling_pull(tokens, warehouse)
+            report_bling_pull(api, tokens, warehouse)
         for store in stores:
-            client = apis.client_for(store, warehouse)
-            windows = day_windows(store, [today - timedelta(days=d) for d in range(args.days)])
+            name = store.marketplace.value
+            quotas = list(QUOTAS[name])
+            quota_counts(api, restart=True)
             started = time.perf_counter()
-            failed = 0
             try:
-                stats = sync_orders(client, engine, windows)
+                orders, shards = backfill(
+                    apis, warehouse, store, [today - timedelta(days=d) for d in range(args.days)]
+                )
             except MarketplaceError as exc:
-                failed = 1
-                print(f"{store.marketplace.value}: failed for good: {exc}")
+                print(f"{name}: failed for good: {exc}")
                 continue
-            finally:
-                client.close()
             seconds = time.perf_counter() - started
-            http = client.http  # type: ignore[attr-defined]
-            quotas = QUOTAS[store.marketplace.value]
-            print(
-                f"{store.marketplace.value:<13}{stats.orders:>8}{seconds:>9.1f}"
-                f"{stats.orders / seconds:>10,.0f}{http.stats.get('requests', 0):>10}"
-                f"{http.stats.get('errors.RateLimitedError', 0):>6}{failed:>8}  "
-                f"{budget_lines(http, quotas, seconds, {})}"
-            )
+            print(phase_line(name, orders, seconds, api, quotas, f"; {shards} process(es)"))
             if args.no_facts:
                 continue
             client = apis.client_for(store, warehouse)
-            http = client.http  # type: ignore[attr-defined]
+            quota_counts(api, restart=True)
             try:
                 read, seconds = refresh_facts(client, engine, store)
             except MarketplaceError as exc:
-                print(f"{store.marketplace.value} facts: failed for good: {exc}")
+                print(f"{name} facts: failed for good: {exc}")
                 continue
             finally:
                 client.close()
-            print(
-                f"{'  + facts':<13}{read:>8}{seconds:>9.1f}{read / seconds:>10,.0f}"
-                f"{http.stats.get('requests', 0):>10}"
-                f"{http.stats.get('errors.RateLimitedError', 0):>6}{0:>8}  "
-                f"{budget_lines(http, quotas, seconds, {})}"
-            )
+            print(phase_line("  + facts", read, seconds, api, quotas))
     return 0
 
 

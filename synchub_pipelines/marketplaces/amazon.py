@@ -92,7 +92,6 @@ from pydantic import (
 )
 
 from synchub_pipelines.marketplaces.amazon_writes import (
-    PACED_WITH_HEADROOM,
     WRITE_QUOTAS,
     AmazonWritesMixin,
 )
@@ -1475,9 +1474,7 @@ class AmazonClient(AmazonWritesMixin):
         for operation in QUOTAS:
             quota = app.quota(operation)
             key = f"{MARKETPLACE}:{app.client_id}:{store.seller_id}:{operation}"
-            self.limiters[operation] = shared_limiter(
-                key, quota.rate, quota.burst, PACED_WITH_HEADROOM.get(operation, 0.0)
-            )
+            self.limiters[operation] = shared_limiter(key, quota.rate, quota.burst)
         self._items_cache: OrderedDict[tuple[str, datetime], list[Any]] = OrderedDict()
         self._product_types: dict[str, str] = {}
         self._lock = threading.Lock()

@@ -93,18 +93,6 @@ WRITE_QUOTAS: dict[str, tuple[float, int]] = {
     "submitInvoice": (1.133, 25),
     "getInvoiceStatus": (1.133, 25),
 }
-# Operations publishing drives at their full rate for minutes (one lookup and one put per
-# product, a patch per price or pause): paced with one token of the burst kept back
-# (`RateLimiter.headroom`). At exactly the published rate every call lands on the edge of
-# Amazon's bucket, and one that travels faster than the first call of the run gets a 429
-# (the benchmark saw 77 on getListingsItem at 5/s); the kept token absorbs 1/rate seconds
-# of latency spread for the cost of one call of the burst.
-PACED_WITH_HEADROOM: dict[str, float] = {
-    "getListingsItem": 1.0,
-    "searchListingsItems": 1.0,
-    "patchListingsItem": 1.0,
-    **{name: 1.0 for name in WRITE_QUOTAS},
-}
 # Variation axis names as catalogs spell them → Amazon attribute names.
 AXIS_NAMES = {
     "cor": "color",

@@ -81,12 +81,14 @@ class TokenBucket:
         # benchmark holds a client's pacing against, counted where the quota is enforced.
         self.served = 0
         self.refused = 0
+        self.first_served: float | None = None  # wall clock, since the counts last restarted
+        self.last_served: float | None = None
 
     def take(self, caller: str) -> float | None:
         """Take one token; None if allowed, else the seconds until one is available."""
         if self.rate <= 0:
             with self._lock:
-                self.served += 1
+                self._count_served()
             return None
         now = time.monotonic()
         with self._lock:
@@ -94,17 +96,31 @@ class TokenBucket:
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens >= 1:
                 self._state[caller] = (tokens - 1, now)
-                self.served += 1
+                self._count_served()
                 return None
             self._state[caller] = (tokens, now)
             self.refused += 1
             return (1 - tokens) / self.rate
 
-    def counts(self) -> dict[str, float]:
+    def _count_served(self) -> None:
+        self.served += 1
+        self.last_served = time.time()
+        if self.first_served is None:
+            self.first_served = self.last_served
+
+    def counts(self) -> dict[str, float | None]:
         with self._lock:
             return {
                 "rate": self.rate,
                 "burst": self.burst,
                 "served": self.served,
                 "refused": self.refused,
+                "first_served": self.first_served,
+                "last_served": self.last_served,
             }
+
+    def restart_counts(self) -> None:
+        """Count from zero (the bucket's tokens are untouched)."""
+        with self._lock:
+            self.served = self.refused = 0
+            self.first_served = self.last_served = None

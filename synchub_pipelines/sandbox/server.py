@@ -3,7 +3,7 @@
 Each marketplace is mounted under its own prefix (`/mercadolivre`, `/shopee`, …), so one
 port serves them all and a client's base URL is `http://HOST:PORT/<marketplace>`.
 `/_sandbox/*` holds the operator knobs that no real API has: fault injection, the quotas'
-counts (`/_sandbox/quotas`: calls served and refused per quota), the clock,
+counts (`/_sandbox/quotas`: calls served and refused per quota, POST restarts them), the clock,
 outbound webhooks (`/_sandbox/webhooks`, see webhooks.py), order status changes
 (`/_sandbox/orders/{marketplace}/{order_id}/status`) and live sales (`/_sandbox/live`).
 """
@@ -109,7 +109,7 @@ class Sandbox:
         routes: list[Route | Mount] = [
             Route("/_sandbox/healthz", self._healthz),
             Route("/_sandbox/faults", self._faults, methods=["GET", "POST"]),
-            Route("/_sandbox/quotas", self._quotas),
+            Route("/_sandbox/quotas", self._quotas, methods=["GET", "POST"]),
             Route("/_sandbox/clock/advance", self._advance_clock, methods=["POST"]),
             Route("/_sandbox/webhooks", self._webhooks, methods=["GET", "POST"]),
             Route("/_sandbox/live", self._live, methods=["GET", "POST"]),
@@ -139,7 +139,11 @@ class Sandbox:
         self.webhooks.close()
 
     async def _quotas(self, request: Request) -> JSONResponse:
-        """Each quota's rate and burst, and the calls it served and refused so far."""
+        """Each quota's rate and burst, the calls it served and refused, and when it served
+        the first and the last (epoch seconds); a POST restarts the counts."""
+        if request.method == "POST":
+            for bucket in self.quotas.values():
+                bucket.restart_counts()
         return JSONResponse({name: bucket.counts() for name, bucket in self.quotas.items()})
 
     # --- webhooks, live sales and order changes --------------------------------------

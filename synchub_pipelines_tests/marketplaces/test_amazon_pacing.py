@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from synchub_pipelines.marketplaces.amazon import QUOTAS, AmazonApp, AmazonClient
-from synchub_pipelines.marketplaces.amazon_writes import PACED_WITH_HEADROOM, WRITE_QUOTAS
+from synchub_pipelines.marketplaces.amazon_writes import WRITE_QUOTAS
 from synchub_pipelines.marketplaces.publishing import ListingDraft
 from synchub_pipelines.marketplaces.tokens import MemoryTokenStore
 from synchub_pipelines.models import Store
@@ -61,11 +61,12 @@ def client() -> Iterator[AmazonClient]:
         running.stop()
 
 
-def test_publishing_operations_keep_their_published_quota_and_a_token_back() -> None:
+def test_every_operation_keeps_its_published_quota_and_a_token_back(client: AmazonClient) -> None:
     for operation in ("getListingsItem", "patchListingsItem", "searchListingsItems", *WRITE_QUOTAS):
-        assert PACED_WITH_HEADROOM[operation] == 1.0, operation
-    # The orders reads spend their whole burst, as before.
-    assert "getOrderItems" not in PACED_WITH_HEADROOM
+        assert client.limiters[operation].headroom == 1.0, operation
+    # The orders reads too: at exactly 0.5/s every call would land on the edge of the bucket.
+    items = client.limiters["getOrderItems"]
+    assert (items.rate, items.burst, items.headroom) == (0.5, 30, 1.0)
     assert QUOTAS["getListingsItem"].rate == 5.0 and QUOTAS["getListingsItem"].burst == 10
 
 

@@ -385,3 +385,16 @@ def test_shared_limiter_is_one_per_quota_key() -> None:
     a = shared_limiter("test-http-layer:app-1", 10)
     assert shared_limiter("test-http-layer:app-1", 10) is a
     assert shared_limiter("test-http-layer:app-2", 10) is not a
+
+
+def test_a_shared_limiter_keeps_a_tenth_of_a_second_of_calls_back() -> None:
+    # The server's bucket starts when our first call arrives: tokens kept back absorb the
+    # latency spread of calls paced at the full rate (at least one token, if the burst has it).
+    assert shared_limiter("test-http-layer:ml", 100, 200).headroom == 10.0
+    assert shared_limiter("test-http-layer:bling", 3, 3).headroom == 1.0
+    assert shared_limiter("test-http-layer:one", 5, 1).headroom == 0.0
+    assert shared_limiter("test-http-layer:none", 100, 200, headroom=0).headroom == 0.0
+    limiter = shared_limiter("test-http-layer:paced", 10, 20)
+    waited = sum(limiter.acquire() for _ in range(19))
+    assert waited == 0  # the burst less the kept-back token went at once
+    assert limiter.acquire() > 0

@@ -980,15 +980,17 @@ def test_rate_limit_answers_429_with_retry_after() -> None:
         httpx.Client(base_url=served.base_url("mercadolivre")) as client,
     ):
         tokens = login(client)
-        before = httpx.get(f"{served.url}/_sandbox/quotas").json()["mercadolivre"]
+        restarted = httpx.post(f"{served.url}/_sandbox/quotas").json()["mercadolivre"]
         statuses = [client.get("/users/me", headers=bearer(tokens)) for _ in range(6)]
-        after = httpx.get(f"{served.url}/_sandbox/quotas").json()["mercadolivre"]
+        counts = httpx.get(f"{served.url}/_sandbox/quotas").json()["mercadolivre"]
     limited = [r for r in statuses if r.status_code == 429]
     assert limited, [r.status_code for r in statuses]
     # the quota counts what it let through and what it refused, for benchmarks to read
-    assert (after["rate"], after["burst"]) == (2.0, 4.0)
-    assert after["refused"] - before["refused"] == len(limited)
-    assert after["served"] - before["served"] == len(statuses) - len(limited)
+    assert (restarted["served"], restarted["refused"], restarted["first_served"]) == (0, 0, None)
+    assert (counts["rate"], counts["burst"]) == (2.0, 4.0)
+    assert counts["refused"] == len(limited)
+    assert counts["served"] == len(statuses) - len(limited)
+    assert counts["first_served"] <= counts["last_served"]
     body = assert_error(limited[0], 429, "too_many_requests")
     assert body["message"] == "Too many requests"
     assert int(limited[0].headers["Retry-After"]) >= 1
