@@ -59,6 +59,8 @@ CLIENT_PACE = {
     "mercadolivre": "SYNCHUB_ML_REQUESTS_PER_SECOND",
     "tiktok": "SYNCHUB_TIKTOK_REQUESTS_PER_SECOND",
     "shopee": "SYNCHUB_SHOPEE_REQUESTS_PER_SECOND",
+    # The demo paces Bling at a multiple of its quota against a sandbox scaled to match.
+    "bling": "SYNCHUB_BLING_REQUESTS_PER_SECOND",
 }
 
 
