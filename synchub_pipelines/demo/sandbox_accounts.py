@@ -39,21 +39,14 @@ AMAZON_QUOTA_SCALE = 200.0
 # product-store links) would take minutes at that pace, so the demo account gets 20×.
 BLING_QUOTA_SCALE = 20.0
 BLING_RATE_PER_SECOND = 3.0
-AMAZON_OPERATIONS = {
-    "amazon.getOrders": 0.0167,
-    "amazon.getOrder": 0.5,
-    "amazon.getOrderItems": 0.5,
-    "amazon.getOrder2026": 0.5,
-    "amazon.listFinancialEventsByOrderId": 0.5,
-    "amazon.listFinancialEvents": 0.5,
-    "amazon.listings": 5.0,
-    "amazon.listings.get": 5.0,
-    "amazon.listings.patch": 5.0,
-}
 
 
 def sandbox_rate_limits() -> dict[str, float]:
-    limits = {name: rate * AMAZON_QUOTA_SCALE for name, rate in AMAZON_OPERATIONS.items()}
+    # Every Amazon quota, or the client (scaled as a whole) outruns the ones left out.
+    limits = {
+        name: rate * AMAZON_QUOTA_SCALE
+        for name, (rate, _) in amazon_sandbox.PUBLISHED_QUOTAS.items()
+    }
     limits["bling"] = BLING_RATE_PER_SECOND * BLING_QUOTA_SCALE
     return limits
 

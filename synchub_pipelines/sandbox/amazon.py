@@ -280,6 +280,27 @@ def _valid_posting(resume: object) -> bool:
     )
 
 
+# Each operation's published quota (rate per second, burst), under the name a sandbox
+# `--rate-limit` overrides it by.
+PUBLISHED_QUOTAS: dict[str, tuple[float, float]] = {
+    "amazon.getOrders": (0.0167, 20),
+    "amazon.getOrder": (0.5, 30),
+    "amazon.getOrderItems": (0.5, 30),
+    "amazon.getOrder2026": (0.5, 30),
+    "amazon.listFinancialEventsByOrderId": (0.5, 30),
+    "amazon.listFinancialEvents": (0.5, 30),
+    "amazon.listings": (5.0, 5),
+    "amazon.listings.get": (5.0, 10),
+    "amazon.listings.patch": (5.0, 5),
+    "amazon.listings.put": (5.0, 10),
+    "amazon.definitions": (5.0, 10),
+    "amazon.definitions.search": (5.0, 10),
+    "amazon.confirmShipment": (2.0, 10),
+    "amazon.submitInvoice": (1.133, 25),
+    "amazon.getInvoiceStatus": (1.133, 25),
+}
+
+
 @dataclass(frozen=True)
 class _Operation:
     rate: float
@@ -311,25 +332,26 @@ class Simulator:
         self._serial = itertools.count(1)
         self._fault_count = itertools.count()
 
-        def operation(name: str, default: float, burst: float) -> _Operation:
+        def operation(name: str) -> _Operation:
+            default, burst = PUBLISHED_QUOTAS[name]
             rate = sandbox.rate_limit(name, default)
             return _Operation(rate, sandbox.quota(name, rate, burst))
 
-        self._get_orders_op = operation("amazon.getOrders", 0.0167, 20)
-        self._get_order_op = operation("amazon.getOrder", 0.5, 30)
-        self._order_items_op = operation("amazon.getOrderItems", 0.5, 30)
-        self._get_order_2026_op = operation("amazon.getOrder2026", 0.5, 30)
-        self._events_by_order_op = operation("amazon.listFinancialEventsByOrderId", 0.5, 30)
-        self._events_op = operation("amazon.listFinancialEvents", 0.5, 30)
-        self._search_op = operation("amazon.listings", 5.0, 5)
-        self._get_item_op = operation("amazon.listings.get", 5.0, 10)
-        self._patch_op = operation("amazon.listings.patch", 5.0, 5)
-        self._put_op = operation("amazon.listings.put", 5.0, 10)
-        self._definition_op = operation("amazon.definitions", 5.0, 10)
-        self._search_types_op = operation("amazon.definitions.search", 5.0, 10)
-        self._confirm_op = operation("amazon.confirmShipment", 2.0, 10)
-        self._invoice_op = operation("amazon.submitInvoice", 1.133, 25)
-        self._invoice_status_op = operation("amazon.getInvoiceStatus", 1.133, 25)
+        self._get_orders_op = operation("amazon.getOrders")
+        self._get_order_op = operation("amazon.getOrder")
+        self._order_items_op = operation("amazon.getOrderItems")
+        self._get_order_2026_op = operation("amazon.getOrder2026")
+        self._events_by_order_op = operation("amazon.listFinancialEventsByOrderId")
+        self._events_op = operation("amazon.listFinancialEvents")
+        self._search_op = operation("amazon.listings")
+        self._get_item_op = operation("amazon.listings.get")
+        self._patch_op = operation("amazon.listings.patch")
+        self._put_op = operation("amazon.listings.put")
+        self._definition_op = operation("amazon.definitions")
+        self._search_types_op = operation("amazon.definitions.search")
+        self._confirm_op = operation("amazon.confirmShipment")
+        self._invoice_op = operation("amazon.submitInvoice")
+        self._invoice_status_op = operation("amazon.getInvoiceStatus")
 
     def app(self) -> Starlette:
         items = "/listings/2021-08-01/items/{seller_id}"
