@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import date, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -99,6 +100,7 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
 
     started = time.perf_counter()
     prepare_dagster_home()
+    set_aside_previous_demo_warehouse()
     url = settings.warehouse_url()
     print(f"warehouse: {redacted(url)}")
     migrate(engine_for(url))
@@ -147,6 +149,27 @@ def run_demo(size: str = "demo", seed: int = 7) -> dict[str, int]:
     print("dashboard: synchub dashboard opens it (or --serve)")
     print(f"done in {time.perf_counter() - started:.1f}s. Browse the runs and assets: make ui")
     return counts
+
+
+def set_aside_previous_demo_warehouse(say: Callable[[str], None] = print) -> Path | None:
+    """Start the embedded default warehouse empty, keeping the last one beside it.
+
+    The sandbox starts from its seed every run and the demo publishes into it, so a
+    warehouse left by an earlier demo links SKUs to listings this sandbox never had, and
+    every stock write to them would get a 404. The embedded file is the demo's own; it is
+    renamed, never deleted (the copy from two runs ago is replaced). A configured
+    SYNCHUB_WAREHOUSE_URL is an operator's database and is left alone."""
+    path = settings.data_dir() / "warehouse.sqlite"
+    if settings.warehouse_url() != f"sqlite:///{path}" or not path.exists():
+        return None
+    kept = path.with_name("warehouse.previous.sqlite")
+    for suffix in ("-wal", "-shm"):  # SQLite's side files go with their database
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.replace(kept.with_name(kept.name + suffix))
+    path.replace(kept)
+    say(f"warehouse: the previous demo's is kept as {kept}; this run starts empty")
+    return kept
 
 
 def publish_the_catalog(say: Callable[[str], None] = print) -> None:
