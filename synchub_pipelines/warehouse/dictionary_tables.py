@@ -313,12 +313,15 @@ TABLES: tuple[TableDoc, ...] = (
             "status": ColumnDoc(
                 "The marketplace's verdict, normalized: `active`, `paused` (by the seller, or "
                 "out of stock), `under_review`, `suppressed` (blocked by the marketplace), "
-                "`closed`, `draft` (docs/orders.md, Listing status)."
+                "`closed` (ended, deleted, or no longer listed: a complete sync did not "
+                "return it), `draft` (docs/orders.md, Listing status). No stock is pushed "
+                "to a closed listing."
             ),
             "raw_status": ColumnDoc(RAW_STATUS),
             "status_reason": ColumnDoc(
                 "Why it is not active, in the marketplace's words (sub-status, violation, "
-                "audit reasons, issues); NULL when active or when none is given."
+                "audit reasons, issues); `no longer listed by the marketplace` when a "
+                "complete sync did not return it; NULL when active or when none is given."
             ),
             "price": ColumnDoc("The price the listing asks."),
             "currency": ColumnDoc(CURRENCY),

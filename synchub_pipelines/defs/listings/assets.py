@@ -5,6 +5,7 @@ sell different stock, so matching across tenants would pool it.
 """
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from synchub_pipelines.defs.catalog.assets import central_products
 from synchub_pipelines.defs.common import OWNERS, quarantine, resolve_store, write_metadata
 from synchub_pipelines.defs.listings.linking import LinkResult, ListingRef, link_listings
+from synchub_pipelines.defs.listings.vanished import close_vanished
 from synchub_pipelines.defs.marketplaces import MarketplacesResource
 from synchub_pipelines.defs.partitions import store_partitions
 from synchub_pipelines.defs.resources import WarehouseResource
@@ -48,21 +50,33 @@ def listings(
     store = resolve_store(warehouse, context.partition_key)
     client = marketplaces.client_for(store, warehouse)
     engine = warehouse.engine()
-    seen = rejected = 0
+    started = datetime.now(UTC)
+    returned = rejected = 0
+    seen: set[tuple[str, str]] = set()
+    quarantined: set[str] = set()  # a malformed listing is still listed: not taken for gone
     changed: dict[str, int] = {}
     try:
         for page in client.iter_listings():
-            seen += len(page.records)
+            returned += len(page.records)
+            seen.update((x.listing_id, x.variation_id) for x in page.records)
+            quarantined.update(r.record_key for r in page.rejects)
             for table, count in upsert.write(engine, [listing_batch(page.records)]).items():
                 changed[table] = changed.get(table, 0) + count
             rejected += quarantine(warehouse, page.rejects, context)
     finally:
         client.close()
-    return dg.MaterializeResult(
-        metadata=write_metadata(
-            warehouse, "listings", seen, changed, rejected, store=store.store_id
+    gone = close_vanished(engine, store.store_id, seen, started, quarantined)
+    if gone:
+        changed["listings"] = changed.get("listings", 0) + gone
+        context.log.warning(
+            f"{store.store_id}: {gone} listing(s) the marketplace no longer lists were closed "
+            "(no stock is pushed to them)"
         )
+    metadata = write_metadata(
+        warehouse, "listings", returned, changed, rejected, store=store.store_id
     )
+    metadata["listings_closed_as_gone"] = dg.MetadataValue.int(gone)
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(

@@ -183,7 +183,8 @@ class PlanConfig(dg.Config):
     deps=[allocatable_stock_asset, "listing_links"],
     description=(
         "Per linked listing variation, the quantity it should publish (`stock_push_plan`; "
-        "a listing the publishing domain paused or closed is left out): "
+        "a listing the publishing domain paused or closed, or the marketplace reports "
+        "closed or no longer lists, is left out): "
         "each store's allocation policy (all, a share, a buffer, a maximum, or exclude — "
         f"its tenant's file, ${POLICY_FILE_ENV} for the default tenant, overridable in run "
         "config) asks for units of its tenant's SKU, and when the asks exceed the SKU's "

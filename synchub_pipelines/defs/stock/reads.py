@@ -127,12 +127,17 @@ class LinkedListing:
 
 def linked_listings(conn: Connection) -> list[LinkedListing]:
     """Every listing variation of an active store bound to a central SKU of the store's
-    tenant (a link left from a tenant the store has moved away from waits for a re-link)."""
+    tenant (a link left from a tenant the store has moved away from waits for a re-link),
+    except those the marketplace reports closed (ended, deleted, or no longer listed:
+    `defs/listings/vanished.py`), which take no stock write."""
     rows = conn.execute(
         sa.text(
             "SELECT k.store_id, k.listing_id, k.variation_id, k.sku, s.marketplace, s.tenant "
             "FROM listing_links k JOIN stores s ON s.store_id = k.store_id "
+            "LEFT JOIN listings l ON l.store_id = k.store_id AND l.listing_id = k.listing_id "
+            "AND l.variation_id = k.variation_id "
             "WHERE s.status = 'active' AND k.tenant = s.tenant "
+            "AND (l.status IS NULL OR l.status <> 'closed') "
             "ORDER BY k.store_id, k.listing_id, k.variation_id"
         )
     )
@@ -157,9 +162,10 @@ class PublishingStates:
     each write before its `listing_publications` audit row, so a run that dies in between
     still holds). The stock push leaves them alone: on Amazon a pause *is* quantity 0, and
     writing a quantity would put the listing back on sale; on Mercado Livre a closed item
-    refuses every change. A listing the marketplace reports paused or closed while our last
-    word on it was active (the merchant's own hand, an out-of-stock pause) is not held: the
-    stock push treats it as it always has.
+    refuses every change. A listing the marketplace reports paused while our last word on
+    it was active (the merchant's own hand, an out-of-stock pause) is not held: the stock
+    push treats it as it always has. One it reports closed is not linked for the push at
+    all (`linked_listings`).
 
     `changed_at`: when our latest accepted pause, close or activate of each listing was
     (`listing_publications`); a quantity known from before then is stale (an Amazon pause

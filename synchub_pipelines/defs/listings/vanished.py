@@ -1,0 +1,64 @@
+"""Listings a marketplace no longer lists: closed, so no stock is pushed to them.
+
+A listing deleted in the seller's back office simply stops coming back from the listings
+search. Left `active`, it keeps its link and every stock push writes to it and gets a 404,
+failing the push for all the others, run after run. A complete sync that did not return a
+listing therefore closes it, with the reason in `status_reason`; if it comes back, the
+next sync's upsert gives it the marketplace's status again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from synchub_pipelines.marketplaces.base import chunked
+from synchub_pipelines.models import ListingStatus
+from synchub_pipelines.warehouse.schema import listings as listings_table
+
+# A listing we just published may not be searchable yet (Amazon processes a put for
+# minutes): one written this recently is not taken for gone.
+VANISHED_GRACE = timedelta(hours=1)
+VANISHED_REASON = "no longer listed by the marketplace"
+
+ListingKey = tuple[str, str]  # (listing_id, variation_id) within a store
+
+
+def close_vanished(
+    engine: Engine,
+    store_id: str,
+    seen: Collection[ListingKey],
+    now: datetime,
+    quarantined: Collection[str] = (),
+) -> int:
+    """Close every listing of the store a complete sync did not return (and that was not
+    written within `VANISHED_GRACE`); `quarantined`: keys of listings the sync returned
+    malformed, which are still there. Returns how many were closed."""
+    t = listings_table
+    closed = ListingStatus.CLOSED.value
+    with engine.begin() as conn:
+        candidates = conn.execute(
+            sa.select(t.c.listing_id, t.c.variation_id).where(
+                t.c.store_id == store_id,
+                t.c.status != closed,
+                t.c.synced_at < now - VANISHED_GRACE,
+            )
+        ).all()
+        gone = [
+            (row.listing_id, row.variation_id)
+            for row in candidates
+            if (row.listing_id, row.variation_id) not in seen and row.listing_id not in quarantined
+        ]
+        for chunk in chunked(gone, 500):
+            conn.execute(
+                sa.update(t)
+                .where(
+                    t.c.store_id == store_id,
+                    sa.tuple_(t.c.listing_id, t.c.variation_id).in_(chunk),
+                )
+                .values(status=closed, status_reason=VANISHED_REASON, synced_at=now)
+            )
+    return len(gone)
