@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from synchub_pipelines.defs.catalog.assets import central_products, central_stock
+from synchub_pipelines.defs.listings.vanished import NOT_FOUND_REASON
 from synchub_pipelines.defs.stock.automation import stock_reservation_sensor
 from synchub_pipelines.defs.stock.planning import (
     allocatable_stock_asset,
@@ -218,6 +219,53 @@ def test_push_publishes_the_plan_and_a_rerun_writes_nothing(any_world: World) ->
     assert metadata(again)["writes_planned"] == 0
     assert write_calls(metadata(again)) == 0
     assert world.rows("SELECT COUNT(*) FROM allocatable_stock_history")[0][0] == history
+
+
+def test_a_listing_deleted_on_the_marketplace_is_closed_and_the_push_goes_on(
+    any_world: World,
+) -> None:
+    world = any_world
+    assert world.push().success
+    sku, _ = shared_sku(world)
+    store_id = world.store_ids[0]
+    deleted = (store_id, "MLB999999999", "")  # linked here, unknown to Mercado Livre now
+    now = datetime.now(UTC)
+    with world.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO listings (store_id, listing_id, variation_id, title, seller_sku, "
+                "status, currency, available_quantity, synced_at) VALUES "
+                "(:s, :l, '', 'Deleted in the back office', :sku, 'active', 'BRL', 999, :now)"
+            ),
+            {"s": store_id, "l": deleted[1], "sku": sku, "now": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO listing_links (store_id, listing_id, variation_id, sku, method, "
+                "synced_at) VALUES (:s, :l, '', :sku, 'manual', :now)"
+            ),
+            {"s": store_id, "l": deleted[1], "sku": sku, "now": now},
+        )
+
+    first = world.push()
+    assert first.success  # one gone listing does not fail the push of the others
+    meta = metadata(first)
+    assert meta["listings_gone"] == 1 and meta["writes_failed"] == 0
+    assert meta["writes_done"] > 0  # the SKU's other listings took their new share
+    status, reason = world.rows(
+        f"SELECT status, status_reason FROM listings WHERE listing_id = '{deleted[1]}'"
+    )[0]
+    assert (status, reason) == ("closed", NOT_FOUND_REASON)
+    audited = world.rows(
+        f"SELECT status FROM stock_pushes WHERE listing_id = '{deleted[1]}' AND mode = 'real'"
+    )
+    assert [r[0] for r in audited] == ["failed"]  # the refusal is kept in the audit
+
+    again = world.push()
+    assert again.success
+    assert deleted not in world.plan()  # closed: not planned, its units go elsewhere
+    assert metadata(again)["listings_gone"] == 0
+    assert_within_allocatable(world)
 
 
 @pytest.mark.postgres

@@ -23,6 +23,7 @@ from synchub_pipelines.warehouse.schema import listings as listings_table
 # minutes): one written this recently is not taken for gone.
 VANISHED_GRACE = timedelta(hours=1)
 VANISHED_REASON = "no longer listed by the marketplace"
+NOT_FOUND_REASON = "the marketplace answered not found to a stock write"
 
 ListingKey = tuple[str, str]  # (listing_id, variation_id) within a store
 
@@ -62,3 +63,22 @@ def close_vanished(
                 .values(status=closed, status_reason=VANISHED_REASON, synced_at=now)
             )
     return len(gone)
+
+
+def close_listings(
+    engine: Engine, keys: Collection[tuple[str, str, str]], reason: str, now: datetime
+) -> int:
+    """Close these (store, listing, variation) listings with `reason`; returns how many."""
+    t = listings_table
+    closed = 0
+    with engine.begin() as conn:
+        for chunk in chunked(sorted(set(keys)), 500):
+            closed += conn.execute(
+                sa.update(t)
+                .where(
+                    sa.tuple_(t.c.store_id, t.c.listing_id, t.c.variation_id).in_(chunk),
+                    t.c.status != ListingStatus.CLOSED.value,
+                )
+                .values(status=ListingStatus.CLOSED.value, status_reason=reason, synced_at=now)
+            ).rowcount
+    return closed

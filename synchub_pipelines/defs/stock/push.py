@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from synchub_pipelines.defs.listings.vanished import NOT_FOUND_REASON, close_listings
 from synchub_pipelines.defs.stock import reads
 from synchub_pipelines.defs.stock.allocation import ListingKey, invariant_breaches
 from synchub_pipelines.defs.stock.writers import StockWrite, WriteOutcome, WriterFactory
@@ -78,7 +79,13 @@ class PushReport:
 
     @property
     def failed(self) -> list[tuple[PlannedWrite, WriteOutcome]]:
-        return [(p, o) for p, o in self.outcomes if not o.ok]
+        """Writes refused, but not those to listings the marketplace no longer has
+        (`gone`: closed, and left out of the next plan)."""
+        return [(p, o) for p, o in self.outcomes if not o.ok and not o.gone]
+
+    @property
+    def gone(self) -> list[tuple[PlannedWrite, WriteOutcome]]:
+        return [(p, o) for p, o in self.outcomes if o.gone]
 
 
 class PushRefused(Exception):
@@ -266,6 +273,9 @@ def run_push(
             done = list(zip(writes, outcomes, strict=True))
         # Audit each store as soon as it is done: a run killed later keeps this record.
         _audit(engine, run_id, attempt, now, done, dry_run=False)
+        # A listing the marketplace says it does not know is closed: the next plan leaves
+        # it out instead of failing every push on it.
+        close_listings(engine, [w.key for w, o in done if o.gone], NOT_FOUND_REASON, now)
         return done
 
     workers = max(1, min(options.store_workers, len(by_store)))

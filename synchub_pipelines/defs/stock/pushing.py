@@ -205,6 +205,7 @@ def stock_pushes_asset(
         "writes_by_reason": dg.MetadataValue.json(reasons),
         "writes_done": dg.MetadataValue.int(report.written),
         "writes_failed": dg.MetadataValue.int(len(report.failed)),
+        "listings_gone": dg.MetadataValue.int(len(report.gone)),
         "listings_read_back": dg.MetadataValue.int(report.read_back),
         "listings_drifted": dg.MetadataValue.int(report.drifted),
         "api_calls": dg.MetadataValue.json(report.calls),
@@ -223,6 +224,12 @@ def stock_pushes_asset(
     if set(tenants_pushed) - {DEFAULT_TENANT}:
         metadata["writes_by_tenant"] = dg.MetadataValue.json(
             {t: sum(1 for w in report.planned if w.tenant == t) for t in tenants_pushed}
+        )
+    if report.gone:
+        sample = ", ".join(f"{p.key[0]} {p.key[1]}" for p, _ in report.gone[:5])
+        context.log.warning(
+            f"{len(report.gone)} listing(s) the marketplace no longer has were closed and "
+            f"will not be planned again ({sample})"
         )
     problems = [
         f"{p.key[0]} {p.key[1]}/{p.key[2] or '-'}: {o.answer[:120]}" for p, o in report.failed

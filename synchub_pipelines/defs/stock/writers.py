@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from synchub_pipelines.marketplaces.errors import MarketplaceError
+from synchub_pipelines.marketplaces.errors import MarketplaceError, NotFoundError
 
 # The answer kept in the audit is cut to this many characters.
 ANSWER_LIMIT = 500
@@ -33,6 +33,8 @@ class WriteOutcome:
     write: StockWrite
     ok: bool
     answer: str  # the marketplace's answer (accepted) or the error (refused)
+    # The marketplace does not know the listing (deleted since the last listings sync).
+    gone: bool = False
 
 
 class StockWriter(Protocol):
@@ -91,6 +93,8 @@ class QuantityWriter(_ClientWriter):
                 answer = self.client.set_available_quantity(
                     write.listing_id, write.variation_id, write.quantity
                 )
+            except NotFoundError as exc:
+                outcomes.append(WriteOutcome(write, False, _refusal(exc), gone=True))
             except (MarketplaceError, ValueError) as exc:
                 outcomes.append(WriteOutcome(write, False, _refusal(exc)))
             else:
@@ -107,7 +111,9 @@ class AmazonWriter(QuantityWriter):
         outcomes = super().write_many(
             [StockWrite(w.variation_id or w.listing_id, "", w.quantity) for w in writes]
         )
-        return [WriteOutcome(w, o.ok, o.answer) for w, o in zip(writes, outcomes, strict=True)]
+        return [
+            WriteOutcome(w, o.ok, o.answer, o.gone) for w, o in zip(writes, outcomes, strict=True)
+        ]
 
 
 class ShopeeWriter(_ClientWriter):
@@ -124,6 +130,9 @@ class ShopeeWriter(_ClientWriter):
                 answers = self.client.update_stock(
                     item_id, [(w.variation_id, w.quantity) for w in group]
                 )
+            except NotFoundError as exc:
+                outcomes += [WriteOutcome(w, False, _refusal(exc), gone=True) for w in group]
+                continue
             except (MarketplaceError, ValueError) as exc:
                 outcomes += [WriteOutcome(w, False, _refusal(exc)) for w in group]
                 continue
