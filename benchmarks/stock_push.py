@@ -55,6 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backfill import free_port, throwaway_database
 
 ROOT = Path(__file__).resolve().parents[1]
+# The project's own executables, whether or not its virtualenv is on PATH.
+BIN = Path(sys.executable).parent
 
 STOCK_CODE_LOCATION = '''
 """The stock domain alone, for the stock push benchmark's daemon."""
@@ -264,11 +266,11 @@ def main() -> None:
             os.environ["SYNCHUB_PUSH_STOCK_ON_SALE"] = "true"
         else:
             subprocess.run(
-                ["dagster", "sensor", "start", "stock_reservation_sensor", *location],
+                [str(BIN / "dagster"), "sensor", "start", "stock_reservation_sensor", *location],
                 check=True, capture_output=True,
             )  # fmt: skip
             subprocess.run(
-                ["dagster", "sensor", "cursor", "stock_reservation_sensor", "--set",
+                [str(BIN / "dagster"), "sensor", "cursor", "stock_reservation_sensor", "--set",
                  cursor or "", *location],
                 check=True, capture_output=True,
             )  # fmt: skip
@@ -276,12 +278,12 @@ def main() -> None:
         log = (folder / "daemon.log").open("w")
         if args.e2e:
             receiver = subprocess.Popen(
-                ["synchub", "webhooks", "serve", "--port", str(receiver_port)],
+                [str(BIN / "synchub"), "webhooks", "serve", "--port", str(receiver_port)],
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
             children.append(receiver)
         daemon = subprocess.Popen(
-            ["dagster-daemon", "run", *location], stdout=log, stderr=subprocess.STDOUT,
+            [str(BIN / "dagster-daemon"), "run", *location], stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         children.append(daemon)
