@@ -25,13 +25,13 @@ VANISHED_GRACE = timedelta(hours=1)
 VANISHED_REASON = "no longer listed by the marketplace"
 NOT_FOUND_REASON = "the marketplace answered not found to a stock write"
 
-ListingKey = tuple[str, str]  # (listing_id, variation_id) within a store
+VariationKey = tuple[str, str]  # (listing_id, variation_id) within a store
 
 
 def close_vanished(
     engine: Engine,
     store_id: str,
-    seen: Collection[ListingKey],
+    seen: Collection[VariationKey],
     now: datetime,
     quarantined: Collection[str] = (),
 ) -> int:
@@ -39,30 +39,20 @@ def close_vanished(
     written within `VANISHED_GRACE`); `quarantined`: keys of listings the sync returned
     malformed, which are still there. Returns how many were closed."""
     t = listings_table
-    closed = ListingStatus.CLOSED.value
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         candidates = conn.execute(
             sa.select(t.c.listing_id, t.c.variation_id).where(
                 t.c.store_id == store_id,
-                t.c.status != closed,
+                t.c.status != ListingStatus.CLOSED.value,
                 t.c.synced_at < now - VANISHED_GRACE,
             )
         ).all()
         gone = [
-            (row.listing_id, row.variation_id)
+            (store_id, row.listing_id, row.variation_id)
             for row in candidates
             if (row.listing_id, row.variation_id) not in seen and row.listing_id not in quarantined
         ]
-        for chunk in chunked(gone, 500):
-            conn.execute(
-                sa.update(t)
-                .where(
-                    t.c.store_id == store_id,
-                    sa.tuple_(t.c.listing_id, t.c.variation_id).in_(chunk),
-                )
-                .values(status=closed, status_reason=VANISHED_REASON, synced_at=now)
-            )
-    return len(gone)
+    return close_listings(engine, gone, VANISHED_REASON, now)
 
 
 def close_listings(
